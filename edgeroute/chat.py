@@ -1,0 +1,210 @@
+"""The one internal request/stream type. Wire formats (OpenAI chat, OpenAI completions, Anthropic Messages)
+translate to and from these at the edges; backends, the router and the ledger only ever see these.
+
+Plain slotted dataclasses rather than pydantic models: they sit on the per-token path, and validation
+already happened at the edge.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call in a message (arguments as the JSON text the model produced)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat turn. ``content`` is text, or OpenAI-style parts (``{"type": "text"|"image_url", ...}``)
+    when the message carries images."""
+
+    role: Role
+    content: str | list[dict[str, Any]] | None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message's text, images and other parts left out."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+
+    def has_images(self) -> bool:
+        return isinstance(self.content, list) and any(p.get("type") == "image_url" for p in self.content)
+
+
+@dataclass(slots=True)
+class Tool:
+    """A function the model may call (JSON-schema parameters)."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A chat request as every backend sees it.
+
+    ``model`` is what the client asked for (``auto``, ``local/x``, ``cloud/y`` or an alias);
+    ``extra`` carries OpenAI fields edgeroute does not interpret (``response_format``...) for
+    OpenAI-compatible upstreams that do.
+    """
+
+    model: str
+    messages: list[Message]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+    tools: list[Tool] | None = None
+    tool_choice: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    private: bool = False
+    route_hint: Literal["auto", "local", "cloud"] | None = None
+    client: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+    def prompt_text(self) -> str:
+        """All message text joined, for heuristics and token estimates."""
+        return "\n".join(m.text() for m in self.messages)
+
+    def has_images(self) -> bool:
+        return any(m.has_images() for m in self.messages)
+
+
+@dataclass(slots=True)
+class CompletionRequest:
+    """A raw-prompt completion (``/v1/completions``); with ``suffix`` it is fill-in-the-middle."""
+
+    model: str
+    prompt: str
+    suffix: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+    private: bool = False
+    client: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass(slots=True)
+class EmbeddingRequest:
+    model: str
+    inputs: list[str]
+    private: bool = False
+    client: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+# ---- stream events: what every backend yields, in order ------------------------------------------
+
+
+@dataclass(slots=True)
+class TokenStats:
+    """Confidence of one sampled token: its probability, the distribution's entropy (nats) and the
+    top-1 minus top-2 probability margin. Feeds the router's cascade."""
+
+    prob: float
+    entropy: float
+    margin: float
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+    stats: TokenStats | None = None
+
+
+@dataclass(slots=True)
+class ReasoningDelta:
+    """Reasoning text some upstreams stream separately (``reasoning_content``)."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of tool call number ``index``: the first piece carries ``id`` and ``name``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class Finish:
+    reason: FinishReason
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try at a target in a request's fallback trail."""
+
+    target: str
+    error: str | None = None  # error code (e.g. upstream_timeout); None = it answered
+    status: int | None = None  # upstream HTTP status, when there was one
+    latency_ms: float = 0.0
+    message: str = ""
+
+    def header_value(self) -> str:
+        parts = [self.target, self.error or "ok"]
+        if self.status is not None:
+            parts.append(str(self.status))
+        parts.append(f"{self.latency_ms:.0f}ms")
+        return ":".join(parts)
+
+
+@dataclass(slots=True)
+class RouteDecision:
+    """The router's verdict: where a request goes, with a score in [0, 1] and a human-readable reason
+    (``rule:private``, ``score 0.71>=0.58 (target 30%)``, ``adaptive:on-battery +0.05``)."""
+
+    tier: Literal["local", "cloud"]
+    target: str
+    reason: str
+    score: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
+    cascade: bool = False

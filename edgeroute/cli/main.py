@@ -1,0 +1,53 @@
+"""The root command group. Commands are listed here with their one-line help and imported lazily, so
+``edgeroute --help`` never pays for pydantic, fastapi, llama_cpp or textual."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from edgeroute import __version__
+
+# name -> ("module:attribute", one-line help). Keep the help here in sync with the command's docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("edgeroute.cli.config_cmd:config", "Create, show and validate the config file."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="edgeroute")
+def cli() -> None:
+    """edgeroute: answer LLM requests on this machine when a small local model is good enough, and send
+    the rest to a premium cloud model. OpenAI- and Anthropic-compatible API on http://127.0.0.1:3343."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="edgeroute")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Textual dashboard, installed as ``edgeroute.tui`` (never as a top-level ``tui`` package)."""
