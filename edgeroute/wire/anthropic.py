@@ -1,0 +1,237 @@
+"""Anthropic Messages API at the server edge: request bodies to the internal ChatRequest, internal events
+to the Messages SSE sequence (message_start, content_block_start/delta/stop per block, message_delta with
+stop_reason and usage, message_stop) and to complete ``message`` objects."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from edgeroute.chat import (
+    ChatRequest,
+    Finish,
+    FinishReason,
+    Message,
+    StreamEvent,
+    TextDelta,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from edgeroute.wire.anthropic_models import MessagesRequest
+from edgeroute.wire.collect import Collected
+
+STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+def _text_of(blocks: str | list[dict[str, Any]] | None) -> str:
+    if blocks is None:
+        return ""
+    if isinstance(blocks, str):
+        return blocks
+    return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+
+
+def _image_part(block: dict[str, Any]) -> dict[str, Any]:
+    source = block.get("source", {})
+    if source.get("type") == "url":
+        url = source.get("url", "")
+    else:
+        url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Message]:
+    """One Anthropic message can become several internal ones: tool results are their own turns."""
+    if isinstance(content, str):
+        return [Message(role="user" if role == "user" else "assistant", content=content)]
+    out: list[Message] = []
+    parts: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "image":
+            parts.append(_image_part(block))
+        elif kind == "tool_use":
+            calls.append(
+                ToolCall(block.get("id", ""), block.get("name", ""), json.dumps(block.get("input", {})))
+            )
+        elif kind == "tool_result":
+            text = _text_of(block.get("content"))
+            if block.get("is_error"):
+                text = "Error: " + text
+            out.append(Message(role="tool", content=text, tool_call_id=block.get("tool_use_id")))
+        # thinking / redacted_thinking / documents: not carried to other providers
+    if parts or calls:
+        only_text = all(p["type"] == "text" for p in parts)
+        body: str | list[dict[str, Any]] = "".join(p["text"] for p in parts) if only_text else parts
+        out.append(
+            Message(role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None)
+        )
+    return out
+
+
+def _tool_choice(choice: dict[str, Any] | None) -> Any:
+    if not choice:
+        return None
+    kind = choice.get("type")
+    if kind == "any":
+        return "required"
+    if kind == "tool":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    return kind  # "auto" | "none"
+
+
+def chat_request(body: MessagesRequest) -> ChatRequest:
+    messages: list[Message] = []
+    system = _text_of(body.system)
+    if system:
+        messages.append(Message(role="system", content=system))
+    for m in body.messages:
+        messages += _convert_message(m.role, m.content)
+    tools = [Tool(t.name, t.description, t.input_schema) for t in body.tools] if body.tools else None
+    return ChatRequest(
+        model=body.model,
+        messages=messages,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=list(body.stop_sequences or []),
+        stream=body.stream,
+        include_usage=True,
+        tools=tools,
+        tool_choice=_tool_choice(body.tool_choice),
+    )
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: ".encode() + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def stop_reason(finish: FinishReason, stop_hit: str | None = None) -> str:
+    return "stop_sequence" if stop_hit else STOP_REASONS.get(finish, "end_turn")
+
+
+class MessagesStreamer:
+    """Turns internal events into the Messages API event sequence for one stream."""
+
+    def __init__(self, model: str, input_tokens_estimate: int = 0) -> None:
+        self.id = "msg_" + uuid.uuid4().hex[:24]
+        self.model = model
+        self.input_estimate = input_tokens_estimate
+        self.usage: Usage | None = None
+        self._block = -1
+        self._block_kind: str | None = None
+        self._tool_blocks: dict[int, int] = {}
+        self._finish: FinishReason = "stop"
+
+    def start(self) -> bytes:
+        message: dict[str, Any] = {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.input_estimate, "output_tokens": 0},
+        }
+        return _event("message_start", {"type": "message_start", "message": message})
+
+    def _close_block(self) -> bytes:
+        if self._block_kind is None:
+            return b""
+        self._block_kind = None
+        return _event("content_block_stop", {"type": "content_block_stop", "index": self._block})
+
+    def _open_block(self, kind: str, block: dict[str, Any]) -> bytes:
+        out = self._close_block()
+        self._block += 1
+        self._block_kind = kind
+        start = {"type": "content_block_start", "index": self._block, "content_block": block}
+        return out + _event("content_block_start", start)
+
+    def event(self, event: StreamEvent) -> bytes | None:
+        if isinstance(event, TextDelta):
+            if not event.text:
+                return None
+            out = b""
+            if self._block_kind != "text":
+                out = self._open_block("text", {"type": "text", "text": ""})
+            delta = {
+                "type": "content_block_delta",
+                "index": self._block,
+                "delta": {"type": "text_delta", "text": event.text},
+            }
+            return out + _event("content_block_delta", delta)
+        if isinstance(event, ToolCallDelta):
+            out = b""
+            if event.index not in self._tool_blocks:
+                block = {
+                    "type": "tool_use",
+                    "id": event.id or f"toolu_{uuid.uuid4().hex[:20]}",
+                    "name": event.name or "",
+                    "input": {},
+                }
+                out = self._open_block("tool_use", block)
+                self._tool_blocks[event.index] = self._block
+            if event.arguments:
+                index = self._tool_blocks[event.index]
+                delta = {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": event.arguments},
+                }
+                out += _event("content_block_delta", delta)
+            return out or None
+        if isinstance(event, Usage):
+            self.usage = event
+            return None
+        if isinstance(event, Finish):
+            self._finish = "tool_calls" if self._tool_blocks and event.reason == "stop" else event.reason
+        return None
+
+    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
+        """Close the open block, then message_delta (stop_reason, usage) and message_stop."""
+        usage = self.usage or Usage(self.input_estimate, 0, estimated=True)
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason(self._finish), "stop_sequence": None},
+            "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+        }
+        return (
+            self._close_block()
+            + _event("message_delta", delta)
+            + _event("message_stop", {"type": "message_stop"})
+        )
+
+    @staticmethod
+    def error(body: dict[str, Any]) -> bytes:
+        return _event("error", body)
+
+
+def message_response(model: str, result: Collected) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if result.text:
+        content.append({"type": "text", "text": result.text})
+    for call in result.tool_calls:
+        try:
+            args = json.loads(call.arguments) if call.arguments else {}
+        except json.JSONDecodeError:
+            args = {"_raw": call.arguments}
+        content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": args})
+    usage = result.usage or Usage(0, 0, estimated=True)
+    return {
+        "id": "msg_" + uuid.uuid4().hex[:24],
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(result.finish_reason),
+        "stop_sequence": None,
+        "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+    }

@@ -1,0 +1,72 @@
+"""Collect a stream of internal events into one complete answer (for non-streaming responses)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from edgeroute.chat import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+
+@dataclass(slots=True)
+class Collected:
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: FinishReason = "stop"
+    usage: Usage | None = None
+
+
+class ToolCallAssembler:
+    """Joins streamed tool-call pieces by index into complete calls."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, ToolCall] = {}
+
+    def add(self, delta: ToolCallDelta) -> None:
+        call = self._calls.get(delta.index)
+        if call is None:
+            call = self._calls[delta.index] = ToolCall(
+                id=delta.id or f"call_{delta.index}", name="", arguments=""
+            )
+        if delta.id:
+            call.id = delta.id
+        if delta.name:
+            call.name = delta.name
+        call.arguments += delta.arguments
+
+    def calls(self) -> list[ToolCall]:
+        return [self._calls[i] for i in sorted(self._calls)]
+
+
+async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
+    out = Collected()
+    text: list[str] = []
+    reasoning: list[str] = []
+    tools = ToolCallAssembler()
+    async for event in events:
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, ToolCallDelta):
+            tools.add(event)
+        elif isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
+        elif isinstance(event, Usage):
+            out.usage = event
+        elif isinstance(event, Finish):
+            out.finish_reason = event.reason
+    out.text = "".join(text)
+    out.reasoning = "".join(reasoning)
+    out.tool_calls = tools.calls()
+    if out.tool_calls and out.finish_reason == "stop":
+        out.finish_reason = "tool_calls"
+    return out

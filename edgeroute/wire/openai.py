@@ -1,0 +1,294 @@
+"""OpenAI wire format at the server edge: request bodies to internal requests, internal stream events to
+``chat.completion.chunk`` SSE lines (role first, one id, finish_reason, usage chunk, ``[DONE]``) and to
+complete ``chat.completion`` / ``text_completion`` objects."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from edgeroute.chat import (
+    ChatRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    Finish,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from edgeroute.wire.collect import Collected
+from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
+
+DONE = b"data: [DONE]\n\n"
+
+
+def _stops(stop: str | list[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def chat_request(body: ChatCompletionRequest) -> ChatRequest:
+    messages = []
+    for m in body.messages:
+        role = "system" if m.role == "developer" else "tool" if m.role == "function" else m.role
+        calls = [ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls or []] or None
+        messages.append(
+            Message(role=role, content=m.content, tool_calls=calls, tool_call_id=m.tool_call_id, name=m.name)
+        )
+    tools = (
+        [
+            Tool(
+                t.function.name,
+                t.function.description,
+                t.function.parameters or {"type": "object", "properties": {}},
+            )
+            for t in body.tools
+        ]
+        if body.tools
+        else None
+    )
+    known = set(ChatCompletionRequest.model_fields)
+    extra = {k: v for k, v in (body.model_extra or {}).items() if k not in known and k not in ("user",)}
+    return ChatRequest(
+        model=body.model,
+        messages=messages,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=_stops(body.stop),
+        seed=body.seed,
+        stream=body.stream,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        tools=tools,
+        tool_choice=body.tool_choice,
+        extra=extra,
+    )
+
+
+def completion_request(body: CompletionRequestIn) -> CompletionRequest:
+    prompt = body.prompt if isinstance(body.prompt, str) else "".join(body.prompt)
+    return CompletionRequest(
+        model=body.model,
+        prompt=prompt,
+        suffix=body.suffix,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=_stops(body.stop),
+        seed=body.seed,
+        stream=body.stream,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+    )
+
+
+def embedding_request(body: EmbeddingRequestIn) -> EmbeddingRequest:
+    inputs = [body.input] if isinstance(body.input, str) else list(body.input)
+    return EmbeddingRequest(model=body.model, inputs=inputs)
+
+
+def usage_json(usage: Usage | None, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_tokens:
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _sse(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+class ChatChunker:
+    """Turns internal events into ``chat.completion.chunk`` SSE lines for one stream."""
+
+    def __init__(self, model: str, include_usage: bool, completion_id: str | None = None) -> None:
+        self.id = completion_id or "chatcmpl-" + uuid.uuid4().hex[:24]
+        self.created = int(time.time())
+        self.model = model
+        self.include_usage = include_usage
+        self.usage: Usage | None = None
+        self._tool_index: dict[int, int] = {}
+        self._saw_tools = False
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return _sse(
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+        )
+
+    def start(self) -> bytes:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def event(self, event: StreamEvent) -> bytes | None:
+        if isinstance(event, TextDelta):
+            return self._chunk({"content": event.text}) if event.text else None
+        if isinstance(event, ToolCallDelta):
+            self._saw_tools = True
+            call: dict[str, Any] = {"index": event.index, "function": {"arguments": event.arguments}}
+            if event.id is not None:
+                call["id"] = event.id
+                call["type"] = "function"
+            if event.name is not None:
+                call["function"]["name"] = event.name
+            return self._chunk({"tool_calls": [call]})
+        if isinstance(event, ReasoningDelta):
+            return self._chunk({"reasoning_content": event.text})
+        if isinstance(event, Usage):
+            self.usage = event
+            return None
+        if isinstance(event, Finish):
+            reason = "tool_calls" if self._saw_tools and event.reason == "stop" else event.reason
+            return self._chunk({}, reason)
+        return None
+
+    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
+        """The usage chunk (when asked for) and ``[DONE]``."""
+        out = b""
+        if self.include_usage:
+            out += _sse(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage_json(self.usage or Usage(0, 0, estimated=True), usage_extra),
+                }
+            )
+        return out + DONE
+
+    def error(self, body: dict[str, Any]) -> bytes:
+        return _sse(body)
+
+
+def chat_completion(
+    model: str, result: Collected, usage_extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": result.text if result.text or not result.tool_calls else None,
+    }
+    if result.reasoning:
+        message["reasoning_content"] = result.reasoning
+    if result.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in result.tool_calls
+        ]
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}
+        ],
+        "usage": usage_json(result.usage or Usage(0, 0, estimated=True), usage_extra),
+    }
+
+
+class CompletionChunker:
+    """``text_completion`` SSE chunks for ``/v1/completions`` streams."""
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self.id = "cmpl-" + uuid.uuid4().hex[:24]
+        self.created = int(time.time())
+        self.model = model
+        self.include_usage = include_usage
+        self.usage: Usage | None = None
+
+    def _chunk(self, text: str, finish: str | None) -> bytes:
+        return _sse(
+            {
+                "id": self.id,
+                "object": "text_completion",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            }
+        )
+
+    def event(self, event: StreamEvent) -> bytes | None:
+        if isinstance(event, TextDelta):
+            return self._chunk(event.text, None) if event.text else None
+        if isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Finish):
+            return self._chunk("", event.reason)
+        return None
+
+    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
+        out = b""
+        if self.include_usage:
+            out += _sse(
+                {
+                    "id": self.id,
+                    "object": "text_completion",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage_json(self.usage or Usage(0, 0, estimated=True), usage_extra),
+                }
+            )
+        return out + DONE
+
+
+def text_completion(
+    model: str, result: Collected, usage_extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "id": "cmpl-" + uuid.uuid4().hex[:24],
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "text": result.text, "logprobs": None, "finish_reason": result.finish_reason}
+        ],
+        "usage": usage_json(result.usage or Usage(0, 0, estimated=True), usage_extra),
+    }
+
+
+def embeddings_response(
+    model: str, vectors: Iterable[list[float]], prompt_tokens: int, encoding: str
+) -> dict[str, Any]:
+    data = []
+    for i, vec in enumerate(vectors):
+        emb: list[float] | str = vec
+        if encoding == "base64":
+            emb = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": emb})
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+
+
+async def aiter_bytes(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
