@@ -68,7 +68,10 @@ class EdgerouteError(Exception):
 
     def to_anthropic(self) -> dict[str, Any]:
         """The Anthropic error body: ``{"type": "error", "error": {"type", "message"}}``."""
-        return {"type": "error", "error": {"type": anthropic_error_type(self.status), "message": self.message}}
+        return {
+            "type": "error",
+            "error": {"type": anthropic_error_type(self.status), "message": self.message},
+        }
 
 
 def anthropic_error_type(status: int) -> str:

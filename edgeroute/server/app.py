@@ -1,0 +1,165 @@
+"""``create_app(settings)``: the FastAPI app with every component built in its lifespan and reached through
+``app.state`` (no module globals, so tests build as many apps as they like)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from edgeroute import __version__
+from edgeroute.errors import EdgerouteError, InvalidRequest
+from edgeroute.server.guard import RequestGuard
+
+if TYPE_CHECKING:
+    from edgeroute.config import Settings
+    from edgeroute.paths import Paths
+    from edgeroute.server.services import Services
+
+log = logging.getLogger("edgeroute.server")
+
+
+def _is_anthropic(request: Request) -> bool:
+    return request.url.path.startswith("/v1/messages")
+
+
+def error_response(request: Request, error: EdgerouteError) -> JSONResponse:
+    body = error.to_anthropic() if _is_anthropic(request) else error.to_openai()
+    headers = {"retry-after": str(max(1, round(error.retry_after)))} if error.retry_after else None
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    if first["type"] in ("json_invalid", "model_attributes_type") and len(first["loc"]) <= 2:
+        return error_response(
+            request, InvalidRequest("The request body is not valid JSON", code="invalid_json")
+        )
+    loc = ".".join(str(p) for p in first["loc"] if p != "body")
+    message = f"{loc}: {first['msg']}" if loc else str(first["msg"])
+    code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
+    return error_response(request, InvalidRequest(message, code=code, param=loc or None))
+
+
+def create_app(
+    settings: Settings, paths: Paths | None = None, *, services: Services | None = None
+) -> FastAPI:
+    """Build the daemon's app. ``services`` injects pre-built components (tests); otherwise the lifespan
+    builds them from ``settings`` and closes them on shutdown."""
+    from edgeroute.paths import resolve_paths
+    from edgeroute.server import routes_admin, routes_anthropic, routes_openai
+    from edgeroute.server.services import build_services
+
+    resolved_paths = paths or resolve_paths()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or await build_services(settings, resolved_paths, **components)
+        app.state.started = time.time()
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = FastAPI(
+        title="edgeroute",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="OpenAI- and Anthropic-compatible local/cloud LLM router.",
+    )
+    app.state.settings = settings
+    app.state.paths = resolved_paths
+
+    @app.exception_handler(EdgerouteError)
+    async def _edgeroute_error(request: Request, exc: EdgerouteError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(
+            request,
+            EdgerouteError(
+                str(exc.detail), status=exc.status_code, code=code, error_type="invalid_request_error"
+            ),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(
+            request, EdgerouteError("Internal error; see the daemon log", code="internal_error")
+        )
+
+    app.include_router(routes_openai.router)
+    app.include_router(routes_anthropic.router)
+    app.include_router(routes_admin.router)
+
+    server = settings.server
+    if server.allowed_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(server.allowed_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-api-key",
+                "anthropic-version",
+                "x-edgeroute-route",
+                "x-edgeroute-private",
+            ],
+            expose_headers=[
+                "x-edgeroute-tier",
+                "x-edgeroute-model",
+                "x-edgeroute-reason",
+                "x-edgeroute-fallbacks",
+            ],
+            allow_credentials=False,
+        )
+    tokens = {t: f"token-{i + 1}" for i, t in enumerate(server.api_tokens)}
+    tokens.update({c.token: c.name for c in settings.clients if c.token})
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=set(server.allowed_hosts)
+        | ({server.host} if server.host not in ("0.0.0.0", "::") else set()),
+        allowed_origins=set(server.allowed_origins),
+        tokens=tokens,
+        max_body_bytes=int(server.max_body_mb * 1024 * 1024),
+    )
+    return app
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def request_controls(request: Request) -> dict[str, Any]:
+    """``x-edgeroute-route`` and ``x-edgeroute-private`` headers, validated."""
+    hint = request.headers.get("x-edgeroute-route")
+    if hint is not None and hint not in ("auto", "local", "cloud"):
+        raise InvalidRequest("x-edgeroute-route must be auto, local or cloud", param="x-edgeroute-route")
+    private = request.headers.get("x-edgeroute-private", "").strip().lower() in ("1", "true", "yes")
+    return {
+        "route_hint": None if hint in (None, "auto") else hint,
+        "private": private,
+        "client": request.scope.get("state", {}).get("client"),
+    }

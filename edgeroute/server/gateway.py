@@ -1,0 +1,108 @@
+"""The request path shared by every endpoint: resolve the model name, decide the route, open the stream
+through the dispatcher's fallback chain, and describe the outcome in response headers.
+
+Until the learned router is wired in, ``auto`` goes through :func:`simple_decide`; every route decision
+still comes from exactly one call, :meth:`Gateway.decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edgeroute.chat import Attempt, ChatRequest, RouteDecision
+from edgeroute.errors import ModelNotFound, UnsupportedByModel
+
+if TYPE_CHECKING:
+    from edgeroute.config import Settings
+
+
+class LocalModels(Protocol):
+    """What the gateway needs from the engine's registry."""
+
+    def models(self) -> list[Any]: ...
+
+
+@dataclass(slots=True)
+class Targets:
+    """The names a request may pin, split by tier, with the default local chat model."""
+
+    local: dict[str, Any] = field(default_factory=dict)  # name -> engine registry entry
+    cloud: dict[str, Any] = field(default_factory=dict)  # name -> CloudModelConfig
+
+    def default_local(self, role: str = "chat") -> str | None:
+        """The first local model for ``role`` (a model with no declared role counts as chat)."""
+        for name, entry in self.local.items():
+            if entry.is_embedding:
+                continue
+            if entry.role == role or (role == "chat" and entry.role in (None, "code")):
+                return name
+        return None
+
+
+def resolve_model(name: str, targets: Targets) -> str | None:
+    """``auto`` → None (the router decides); ``local/x`` / ``cloud/x`` / a bare unique name → the target.
+    Anything else is a 404, never a silent substitute."""
+    if name in ("auto", "edgeroute", "edgeroute/auto"):
+        return None
+    tier, _, rest = name.partition("/")
+    if tier == "local" and rest in targets.local:
+        return name
+    if tier == "cloud" and rest in targets.cloud:
+        return name
+    if not rest:
+        matches = [f"local/{name}"] if name in targets.local else []
+        matches += [f"cloud/{name}"] if name in targets.cloud else []
+        if len(matches) == 1:
+            return matches[0]
+    known = ["auto"] + [f"local/{n}" for n in targets.local] + [f"cloud/{n}" for n in targets.cloud]
+    raise ModelNotFound(f"The model '{name}' does not exist. Available: {', '.join(known)}", param="model")
+
+
+def simple_decide(
+    req: ChatRequest, pinned: str | None, targets: Targets, settings: Settings
+) -> RouteDecision:
+    """A deliberately plain stand-in for the router: pinned or hinted targets, private and mode rules,
+    else the default local model."""
+    premium = settings.premium_model()
+    local = targets.default_local()
+    if pinned:
+        return RouteDecision(
+            tier="local" if pinned.startswith("local/") else "cloud", target=pinned, reason="rule:pinned"
+        )
+    if req.private or settings.router.mode == "local-only" or req.route_hint == "local":
+        why = (
+            "rule:private"
+            if req.private
+            else "rule:mode local-only"
+            if req.route_hint != "local"
+            else "rule:header local"
+        )
+        if local is None:
+            raise UnsupportedByModel("No local chat model is available", code="no_local_model")
+        return RouteDecision(tier="local", target=f"local/{local}", reason=why)
+    if (settings.router.mode == "cloud-only" or req.route_hint == "cloud") and premium is not None:
+        why = "rule:mode cloud-only" if req.route_hint != "cloud" else "rule:header cloud"
+        return RouteDecision(tier="cloud", target=f"cloud/{premium.name}", reason=why)
+    if local is not None:
+        return RouteDecision(tier="local", target=f"local/{local}", reason="default:local")
+    if premium is not None:
+        return RouteDecision(tier="cloud", target=f"cloud/{premium.name}", reason="default:no-local-model")
+    raise UnsupportedByModel("No model is configured or installed", code="no_model")
+
+
+Decider = Callable[[ChatRequest, str | None, Targets, "Settings"], RouteDecision]
+
+
+def route_headers(decision: RouteDecision, served: str, trail: list[Attempt]) -> dict[str, str]:
+    """The contract's ``x-edgeroute-*`` headers (the cost headers are added once the cost is known)."""
+    headers = {
+        "x-edgeroute-tier": "local" if served.startswith("local/") else "cloud",
+        "x-edgeroute-model": served,
+        "x-edgeroute-reason": decision.reason,
+        "x-edgeroute-fallbacks": ", ".join(a.header_value() for a in trail if a.error),
+    }
+    if decision.score is not None:
+        headers["x-edgeroute-score"] = f"{decision.score:.3f}"
+    return headers

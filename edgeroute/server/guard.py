@@ -1,0 +1,168 @@
+"""Request guard for a localhost daemon that holds cloud keys, as pure ASGI middleware (cheap per request).
+
+Any web page the user opens can send requests to localhost, so before a request reaches the app:
+- ``Host`` must be localhost / 127.0.0.1 / [::1] or a configured name (DNS-rebinding protection): 403;
+- an ``Origin`` header must be a configured origin (cross-site requests): 403;
+- POST bodies must be ``application/json`` (a ``text/plain`` "simple request" skips the browser's
+  CORS preflight): 415;
+- with tokens configured, ``Authorization: Bearer`` or ``x-api-key`` must match one: 401;
+- bodies over the limit: 413 (by Content-Length, or counted while buffering a chunked body).
+Errors use the OpenAI shape, or the Anthropic shape on ``/v1/messages``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from edgeroute.errors import EdgerouteError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+OPEN_PATHS = frozenset({"/health"})
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: set[str],
+        allowed_origins: set[str],
+        tokens: dict[str, str],
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.allowed_hosts = {h.lower() for h in allowed_hosts} | LOOPBACK_HOSTS
+        self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins}
+        self.tokens = [(t.encode(), name) for t, name in tokens.items()]
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = origin = ctype = auth = api_key = agent = b""
+        length = -1
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value
+            elif key == b"origin":
+                origin = value
+            elif key == b"content-type":
+                ctype = value
+            elif key == b"content-length":
+                length = int(value) if value.isdigit() else -1
+            elif key == b"authorization":
+                auth = value
+            elif key == b"x-api-key":
+                api_key = value
+            elif key == b"user-agent":
+                agent = value
+        path: str = scope["path"]
+        anthropic = path.startswith("/v1/messages")
+
+        async def deny(status: int, code: str, message: str) -> None:
+            await send_error(
+                send, EdgerouteError(message, status=status, code=code, error_type=_type(status)), anthropic
+            )
+
+        if _host_name(host.decode("latin-1")) not in self.allowed_hosts:
+            await deny(403, "host_not_allowed", "Host header not allowed (add it to server.allowed_hosts)")
+            return
+        if origin and origin.decode("latin-1").rstrip("/").lower() not in self.allowed_origins:
+            await deny(
+                403, "origin_not_allowed", "Cross-origin requests are refused (see server.allowed_origins)"
+            )
+            return
+        method = scope["method"]
+        if method == "OPTIONS":  # a preflight from an allowed origin: CORS middleware answers it
+            await self.app(scope, receive, send)
+            return
+        client = None
+        if self.tokens and path not in OPEN_PATHS:
+            presented = auth[7:].strip() if auth[:7].lower() == b"bearer " else api_key
+            client = next(
+                (name for tok, name in self.tokens if presented and hmac.compare_digest(tok, presented)), None
+            )
+            if client is None:
+                await deny(401, "invalid_api_key", "Missing or invalid API token")
+                return
+        scope.setdefault("state", {})["client"] = client or _agent_name(agent)
+        if method in ("POST", "PUT", "PATCH"):
+            if ctype.split(b";", 1)[0].strip().lower() != b"application/json":
+                await deny(415, "unsupported_media_type", "Request bodies must be sent as application/json")
+                return
+            if length > self.max_body:
+                await deny(413, "request_too_large", f"Request body is over the {self.max_body} byte limit")
+                return
+            if length < 0:  # chunked: buffer up to the limit, then replay
+                body, too_big = await _read_limited(receive, self.max_body)
+                if too_big:
+                    await deny(
+                        413, "request_too_large", f"Request body is over the {self.max_body} byte limit"
+                    )
+                    return
+                receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+
+def _type(status: int) -> str:
+    return {401: "authentication_error", 403: "permission_error"}.get(status, "invalid_request_error")
+
+
+def _agent_name(agent: bytes) -> str | None:
+    """A client label from the User-Agent's first product token (e.g. ``AsyncOpenAI/Python``)."""
+    if not agent:
+        return None
+    return agent.decode("latin-1").split(" ", 1)[0][:64]
+
+
+async def _read_limited(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def send_error(send: Send, error: EdgerouteError, anthropic: bool) -> None:
+    body = json.dumps(error.to_anthropic() if anthropic else error.to_openai()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,112 @@
+"""Turning an opened stream into an HTTP response, shared by the OpenAI and Anthropic endpoints.
+
+Headers go out once the serving target has produced its first event (the dispatcher pulls it before
+committing), so a fallback before the first token still reports the right model. When the client goes
+away mid-stream, the generator is cancelled and the upstream or local generation is closed at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import anyio
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from edgeroute.chat import StreamEvent, Usage
+from edgeroute.errors import EdgerouteError
+from edgeroute.wire.collect import Collected, collect
+
+
+class Renderer(Protocol):
+    usage: Usage | None
+
+    def event(self, event: StreamEvent) -> bytes | None: ...
+
+
+class Outcome:
+    """What happened to one request, handed to the accounting hook when it ends."""
+
+    __slots__ = ("error", "finished", "first_token_at", "started", "usage")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first_token_at: float | None = None
+        self.usage: Usage | None = None
+        self.error: EdgerouteError | None = None
+        self.finished = False
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return None if self.first_token_at is None else (self.first_token_at - self.started) * 1000
+
+    @property
+    def latency_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+Done = Callable[[Outcome], Any]  # async accounting hook; returns extra usage fields (cost) or None
+
+
+async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
+
+
+def sse_response(
+    events: AsyncIterator[StreamEvent],
+    renderer: Any,
+    headers: dict[str, str],
+    on_done: Done,
+    error_body: Callable[[EdgerouteError], bytes],
+    outcome: Outcome,
+) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            start = getattr(renderer, "start", None)
+            if start is not None:
+                yield start()
+            async for event in events:
+                if outcome.first_token_at is None:
+                    outcome.first_token_at = time.perf_counter()
+                chunk = renderer.event(event)
+                if chunk:
+                    yield chunk
+            outcome.finished = True
+        except EdgerouteError as exc:
+            outcome.error = exc
+        finally:
+            await _close(events)
+            outcome.usage = renderer.usage
+            if not outcome.finished and outcome.error is None:
+                with anyio.CancelScope(shield=True):  # the client went away: still account for it
+                    await on_done(outcome)
+        extra = await on_done(outcome)  # committed before the last bytes leave
+        yield error_body(outcome.error) if outcome.error is not None else renderer.end(extra)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+async def collected(events: AsyncIterator[StreamEvent], outcome: Outcome) -> Collected:
+    try:
+        result = await collect(events)
+    except EdgerouteError as exc:
+        outcome.error = exc
+        raise
+    finally:
+        await _close(events)
+    outcome.first_token_at = outcome.first_token_at or time.perf_counter()
+    outcome.usage = result.usage
+    outcome.finished = True
+    return result
+
+
+def json_response(body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse(body, headers=headers)

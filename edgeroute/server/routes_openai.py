@@ -1,0 +1,156 @@
+"""OpenAI-compatible endpoints: chat completions, completions (FIM with ``suffix``), embeddings, models."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from edgeroute.chat import EmbeddingRequest
+from edgeroute.errors import EdgerouteError, InvalidRequest, ModelNotFound, UnsupportedByModel
+from edgeroute.server.app import request_controls, services_of
+from edgeroute.server.gateway import resolve_model, route_headers
+from edgeroute.server.respond import Outcome, collected, sse_response
+from edgeroute.wire import openai as wire
+from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
+
+router = APIRouter()
+
+
+def _openai_error(exc: EdgerouteError) -> bytes:
+    return wire._sse(exc.to_openai()) + wire.DONE
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    services = services_of(request)
+    req = wire.chat_request(body)
+    for key, value in request_controls(request).items():
+        setattr(req, key, value)
+    outcome = Outcome()
+    decision, opened = await services.open_chat(req)
+    headers = route_headers(decision, opened.target, opened.trail)
+    on_done = services.accounting_hook(req, decision, opened, "/v1/chat/completions")
+    if req.stream:
+        chunker = wire.ChatChunker(opened.target, req.include_usage)
+        return sse_response(opened.events, chunker, headers, on_done, _openai_error, outcome)
+    result = await collected(opened.events, outcome)
+    extra = await on_done(outcome)
+    headers.update(services.cost_headers(extra))
+    return JSONResponse(wire.chat_completion(opened.target, result, extra), headers=headers)
+
+
+def _local_name(model: str, services: Any, *, want: str) -> str:
+    """Completions and embeddings run on local models: ``auto`` picks one that can do the job."""
+    targets = services.targets()
+    pinned = resolve_model(model, targets)
+    if pinned is None:
+        for name, entry in targets.local.items():
+            if want == "embed" and entry.is_embedding:
+                return str(name)
+            if want == "fim" and entry.supports_fim and not entry.is_embedding:
+                return str(name)
+        fallback = targets.default_local() if want != "embed" else None
+        if fallback is None:
+            raise UnsupportedByModel(
+                f"No local model can serve this ({want}); pull one with `edgeroute pull`"
+            )
+        return fallback
+    tier, _, name = pinned.partition("/")
+    if tier != "local":
+        raise InvalidRequest(f"{pinned}: this endpoint is served by local models only", param="model")
+    return name
+
+
+@router.post("/v1/completions", response_model=None)
+async def completions(body: CompletionRequestIn, request: Request) -> Response:
+    services = services_of(request)
+    req = wire.completion_request(body)
+    controls = request_controls(request)
+    req.private, req.client = controls["private"], controls["client"]
+    name = _local_name(req.model, services, want="fim" if req.suffix is not None else "chat")
+    served = f"local/{name}"
+    outcome = Outcome()
+    events = services.engine.stream_completion(name, req)
+    on_done = services.completion_hook(req, served, "/v1/completions")
+    headers = {
+        "x-edgeroute-tier": "local",
+        "x-edgeroute-model": served,
+        "x-edgeroute-reason": "rule:completions-local",
+        "x-edgeroute-fallbacks": "",
+    }
+    if req.stream:
+        chunker = wire.CompletionChunker(served, req.include_usage)
+        return sse_response(events, chunker, headers, on_done, _openai_error, outcome)
+    result = await collected(events, outcome)
+    extra = await on_done(outcome)
+    headers.update(services.cost_headers(extra))
+    return JSONResponse(wire.text_completion(served, result, extra), headers=headers)
+
+
+@router.post("/v1/embeddings", response_model=None)
+async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
+    services = services_of(request)
+    req: EmbeddingRequest = wire.embedding_request(body)
+    name = _local_name(req.model, services, want="embed")
+    entry = services.engine.get(name)
+    if not entry.is_embedding:
+        raise UnsupportedByModel(
+            f"local/{name} is not an embedding model", code="not_an_embedding_model", param="model"
+        )
+    result = await services.engine.embed(name, req.inputs)
+    payload = wire.embeddings_response(
+        f"local/{name}", result.vectors, result.prompt_tokens, body.encoding_format
+    )
+    headers = {
+        "x-edgeroute-tier": "local",
+        "x-edgeroute-model": f"local/{name}",
+        "x-edgeroute-cost-usd": "0",
+        "x-edgeroute-saved-usd": "0",
+    }
+    return JSONResponse(payload, headers=headers)
+
+
+@router.get("/v1/models")
+@router.get("/models", include_in_schema=False)
+async def list_models(request: Request) -> dict[str, Any]:
+    services = services_of(request)
+    services.engine.refresh()  # a model pulled a moment ago shows up without a restart
+    created = int(services.extras.get("started", time.time()))
+    data: list[dict[str, Any]] = [
+        {"id": "auto", "object": "model", "created": created, "owned_by": "edgeroute"}
+    ]
+    for m in services.engine.models():
+        data.append(
+            {
+                "id": f"local/{m.name}",
+                "object": "model",
+                "created": created,
+                "owned_by": "local",
+                "loaded": m.loaded,
+                "role": m.role or ("embed" if m.is_embedding else "chat"),
+                "context_length": m.n_ctx,
+            }
+        )
+    for c in services.targets().cloud.values():
+        data.append(
+            {
+                "id": f"cloud/{c.name}",
+                "object": "model",
+                "created": created,
+                "owned_by": c.provider,
+                "context_length": c.context_window,
+            }
+        )
+    return {"object": "list", "data": data}
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+    listing = await list_models(request)
+    for item in listing["data"]:
+        if item["id"] == model_id:
+            return dict(item)
+    raise ModelNotFound(f"The model '{model_id}' does not exist", param="model")

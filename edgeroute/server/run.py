@@ -1,0 +1,37 @@
+"""Running the app under uvicorn on an already-bound socket, with the pid/state files and logging."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgeroute.config import Settings
+    from edgeroute.paths import Paths
+
+
+def run_server(
+    settings: Settings, paths: Paths, sock: socket.socket, url: str, log_level: str = "info"
+) -> None:
+    import uvicorn
+
+    from edgeroute import daemon
+    from edgeroute.server.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, paths)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,  # request lines add nothing the ledger lacks, and cost time per request
+        timeout_graceful_shutdown=int(settings.server.drain_seconds) or None,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    daemon.write_state(paths, url)
+    logging.getLogger("edgeroute").info("edgeroute listening on %s", url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        daemon.clear_state(paths)
