@@ -13,6 +13,22 @@ from edgeroute import __version__
 # name -> ("module:attribute", one-line help). Keep the help here in sync with the command's docstring.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("edgeroute.cli.config_cmd:config", "Create, show and validate the config file."),
+    "pull": ("edgeroute.cli.models_cmd:pull", "Download a model from the Hugging Face hub."),
+    "models": ("edgeroute.cli.models_cmd:models", "List downloaded models; `models info NAME` shows one."),
+    "rm": ("edgeroute.cli.models_cmd:rm", "Delete a downloaded model."),
+    "serve": (
+        "edgeroute.cli.serve_cmd:serve",
+        "Serve the OpenAI- and Anthropic-compatible API on localhost.",
+    ),
+    "status": (
+        "edgeroute.cli.serve_cmd:status",
+        "Show whether the daemon runs: pid, address, uptime, loaded models.",
+    ),
+    "stop": ("edgeroute.cli.serve_cmd:stop", "Stop the daemon gracefully."),
+    "service": (
+        "edgeroute.cli.service_cmd:service",
+        "Run edgeroute at login (systemd user unit / launchd agent).",
+    ),
 }
 
 

@@ -1,0 +1,95 @@
+"""``edgeroute serve``, ``status`` and ``stop``: the daemon's life cycle."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from edgeroute.cli.common import config_option, load_or_exit
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default: server.host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port, 3343).")
+@config_option
+@click.option(
+    "--detach", is_flag=True, help="Run in the background (pid file in the runtime dir, log in the log dir)."
+)
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str | None, port: int | None, config_path: Path | None, detach: bool, log_level: str) -> None:
+    """Serve the OpenAI- and Anthropic-compatible API on localhost."""
+    from edgeroute import daemon
+
+    settings, paths = load_or_exit(config_path)
+    host = host or settings.server.host
+    port = port if port is not None else settings.server.port
+    try:
+        daemon.check_bind_policy(
+            host, bool(settings.server.api_tokens or any(c.token for c in settings.clients))
+        )
+        running = daemon.read_state(paths)
+        if running is not None:
+            raise daemon.DaemonError(
+                f"edgeroute is already running (pid {running.pid}, {running.url}); stop it with `edgeroute stop`."
+            )
+        if detach:
+            argv = ["--host", host, "--port", str(port), "--log-level", log_level]
+            if config_path:
+                argv += ["--config", str(config_path)]
+            state = daemon.start_detached(paths, argv, daemon.url_for(host, port))
+            click.echo(f"edgeroute running at {state.url} (pid {state.pid}); log: {state.log_file}")
+            return
+        sock = daemon.bind_socket(host, port)
+    except daemon.DaemonError as exc:
+        click.echo(f"edgeroute: {exc}", err=True)
+        raise SystemExit(1) from None
+    from edgeroute.server.run import run_server
+
+    run_server(settings, paths, sock, daemon.url_for(host, port), log_level)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Show whether the daemon runs: pid, address, uptime, loaded models."""
+    from edgeroute import daemon
+    from edgeroute.paths import resolve_paths
+
+    state = daemon.read_state(resolve_paths())
+    info = daemon.health(state.url) if state else None
+    if state is None or info is None:
+        if as_json:
+            click.echo(json.dumps({"running": False}))
+        else:
+            click.echo("edgeroute is not running (start it with `edgeroute serve --detach`)")
+        raise SystemExit(1)
+    data = {
+        "running": True,
+        "pid": state.pid,
+        "url": state.url,
+        "uptime_s": round(time.time() - state.started, 1),
+        **info,
+    }
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    loaded = ", ".join(info.get("loaded_models") or []) or "none"
+    click.echo(f"edgeroute {info.get('version')} running at {state.url} (pid {state.pid})")
+    click.echo(f"uptime: {data['uptime_s']:.0f}s   mode: {info.get('mode')}   loaded models: {loaded}")
+
+
+@click.command()
+@config_option
+def stop(config_path: Path | None) -> None:
+    """Stop the daemon gracefully (in-flight requests finish, up to server.drain_seconds)."""
+    from edgeroute import daemon
+
+    settings, paths = load_or_exit(config_path)
+    state = daemon.stop(paths, settings.server.drain_seconds)
+    if state is None:
+        click.echo("edgeroute is not running")
+        raise SystemExit(1)
+    click.echo(f"stopped edgeroute (pid {state.pid})")

@@ -1,0 +1,195 @@
+"""Running edgeroute as a background daemon: the pid/state files, binding the port with a clear error,
+starting detached, reporting status and stopping gracefully."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeroute.paths import Paths, ensure_dir
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class DaemonError(Exception):
+    """A user-facing problem starting or stopping the daemon (printed without a traceback)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonState:
+    pid: int
+    url: str
+    started: float
+    log_file: str
+
+
+def url_for(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return (
+        f"http://[{shown}]:{port}" if ":" in shown and not shown.startswith("[") else f"http://{shown}:{port}"
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(paths: Paths) -> DaemonState | None:
+    """The running daemon's state, or None; stale files from a dead process are removed."""
+    try:
+        data = json.loads(paths.state_file.read_text())
+        state = DaemonState(
+            int(data["pid"]), str(data["url"]), float(data["started"]), str(data.get("log_file", ""))
+        )
+    except (OSError, ValueError, KeyError):
+        return None
+    if not pid_alive(state.pid):
+        clear_state(paths)
+        return None
+    return state
+
+
+def write_state(paths: Paths, url: str) -> None:
+    ensure_dir(paths.runtime_dir)
+    state = {"pid": os.getpid(), "url": url, "started": time.time(), "log_file": str(paths.log_file)}
+    tmp = paths.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, paths.state_file)
+    paths.pid_file.write_text(f"{os.getpid()}\n")
+
+
+def clear_state(paths: Paths) -> None:
+    for path in (paths.state_file, paths.pid_file):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def check_bind_policy(host: str, has_tokens: bool) -> None:
+    if host not in LOOPBACK and not has_tokens:
+        raise DaemonError(
+            f"Refusing to listen on {host} without an API token: anyone who can reach this port could spend "
+            "your cloud budget. Set server.api_tokens in the config, or keep host = 127.0.0.1."
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind now, so a taken port is a clear message rather than a uvicorn traceback."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise DaemonError(
+                f"Port {port} on {host} is already in use by another program; pick another with --port."
+            ) from None
+        raise DaemonError(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    import httpx
+
+    try:
+        response = httpx.get(url + "/health", timeout=timeout, headers={"host": "127.0.0.1"})
+        result: dict[str, Any] = response.json()
+        return result
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def start_detached(paths: Paths, argv: list[str], url: str, wait_s: float = 60.0) -> DaemonState:
+    """Start ``edgeroute serve`` in a new session with output to the log file; wait until it answers."""
+    ensure_dir(paths.log_dir)
+    with open(paths.log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgeroute", "serve", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise DaemonError(f"edgeroute exited during start-up (code {code}); see {paths.log_file}")
+        state = read_state(paths)
+        if state is not None and state.pid == proc.pid and health(state.url, timeout=1.0) is not None:
+            return state
+        time.sleep(0.1)
+    raise DaemonError(f"edgeroute did not answer within {wait_s:.0f}s; see {paths.log_file}")
+
+
+def stop(paths: Paths, drain_s: float) -> DaemonState | None:
+    """SIGTERM (uvicorn drains in-flight requests up to the drain bound), then SIGKILL past the bound."""
+    state = read_state(paths)
+    if state is None:
+        return None
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + drain_s + 10.0
+    while time.monotonic() < deadline and pid_alive(state.pid):
+        time.sleep(0.05)
+    if pid_alive(state.pid):
+        os.kill(state.pid, signal.SIGKILL)
+    clear_state(paths)
+    return state
+
+
+def systemd_unit_path(environ: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ if environ is None else environ)
+    base = Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME", str(Path.home()))) / ".config")
+    return base / "systemd" / "user" / "edgeroute.service"
+
+
+def launchd_plist_path(environ: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ if environ is None else environ)
+    return Path(env.get("HOME", str(Path.home()))) / "Library" / "LaunchAgents" / "dev.edgeroute.plist"
+
+
+def systemd_unit(python: str, environ: dict[str, str]) -> str:
+    home = environ.get("EDGEROUTE_HOME")
+    env_line = f"Environment=EDGEROUTE_HOME={home}\n" if home else ""
+    return (
+        "[Unit]\nDescription=edgeroute local/cloud LLM router\nAfter=network-online.target\n\n"
+        f"[Service]\nExecStart={python} -m edgeroute serve\n{env_line}Restart=on-failure\nRestartSec=3\n\n"
+        "[Install]\nWantedBy=default.target\n"
+    )
+
+
+def launchd_plist(python: str, environ: dict[str, str]) -> str:
+    home = environ.get("EDGEROUTE_HOME")
+    env = (
+        f"  <key>EnvironmentVariables</key>\n  <dict><key>EDGEROUTE_HOME</key><string>{home}</string></dict>\n"
+        if home
+        else ""
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
+        '<plist version="1.0">\n<dict>\n  <key>Label</key><string>dev.edgeroute</string>\n'
+        f"  <key>ProgramArguments</key>\n  <array><string>{python}</string><string>-m</string>"
+        "<string>edgeroute</string><string>serve</string></array>\n"
+        f"{env}  <key>RunAtLoad</key><true/>\n  <key>KeepAlive</key><true/>\n</dict>\n</plist>\n"
+    )
