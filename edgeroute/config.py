@@ -112,7 +112,9 @@ class ServerConfig(Section):
 
 
 class EngineConfig(Section):
-    keep_alive: float = Field(600.0, description="Unload a model this long after its last request (-1: never).")
+    keep_alive: float = Field(
+        600.0, description="Unload a model this long after its last request (-1: never)."
+    )
     max_loaded: PositiveInt = Field(3, description="Most local models loaded at once.")
     queue_depth: PositiveInt = Field(8, description="Requests waiting per model before `local_busy`.")
     threads: int | None = Field(None, description="llama.cpp threads; default: physical cores.")
@@ -182,14 +184,80 @@ class SavingsConfig(Section):
     usd_per_kwh: NonNegative = 0.0
 
 
+class TaskRouteConfig(Section):
+    """A task route, as LLM gateways write them: requests matching a task label, keywords or a regex go to
+    ``target`` (then ``fallbacks``); ``max_input_tokens`` caps what the route accepts."""
+
+    name: Name
+    task: str | None = Field(None, description="Match the client's task label (header x-edgeroute-task).")
+    keywords: list[str] = Field(
+        default_factory=list, description="Match any of these words (case-insensitive)."
+    )
+    regex: str | None = Field(None, description="Match this regular expression on the last user message.")
+    target: str = Field(description="local/<name>, cloud/<name>, or auto (the router decides).")
+    fallbacks: list[str] = Field(default_factory=list)
+    max_input_tokens: PositiveInt | None = Field(None, description="Longer prompts skip this route.")
+    cascade: bool = Field(False, description="Answer locally first; escalate when the answer is unsure.")
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> TaskRouteConfig:
+        if self.task is None and not self.keywords and self.regex is None:
+            raise ValueError("a route needs task, keywords or regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+        return self
+
+
+class CascadeConfig(Section):
+    """Local-first answers that escalate to the cloud when the local model's tokens are unsure."""
+
+    enabled: bool = Field(False, description="Cascade every auto-routed local answer (routes opt in alone).")
+    window_tokens: PositiveInt = Field(16, description="Decide within this many tokens, before any is sent.")
+    quantile: Share = Field(0.1, description="Which low quantile of token probabilities to test.")
+    min_token_prob: Share = Field(0.2, description="Escalate when that quantile is below this probability.")
+    max_entropy: NonNegative | None = Field(
+        None, description="Also escalate when mean entropy (nats) exceeds."
+    )
+
+
+class AdaptiveConfig(Section):
+    """Threshold shifts from machine state and budget (negative: more cloud; positive: more local)."""
+
+    on_battery: float = Field(-0.05, description="Shift while on battery (local inference drains it).")
+    cpu_busy: float = Field(-0.05, description="Shift while CPU load is above cpu_busy_load.")
+    cpu_busy_load: Share = 0.85
+    low_memory: float = Field(-0.05, description="Shift while free memory is below low_memory_mb.")
+    low_memory_mb: NonNegative = 1024.0
+    queue_step: float = Field(-0.02, description="Shift per request waiting for the local model.")
+    provider_down: float = Field(0.1, description="Shift while the premium provider is unhealthy.")
+    budget_burn: float = Field(0.1, description="Shift per unit of spend above pace (burn 2.0 = twice).")
+
+
 class RouterConfig(Section):
     mode: Literal["auto", "local-only", "cloud-only"] = "auto"
     target_cloud_share: Share = 0.3
     default_fallbacks: list[str] = Field(default_factory=list)
     embedding_model: str | None = Field(None, description="Local embedding model used for routing.")
     keep_sensitive_local: bool = Field(True, description="Prompts with secrets or personal data stay local.")
+    sensitive_kinds: list[str] | None = Field(
+        None, description="Which detectors run (default: all; see docs/routing.md)."
+    )
     moderate_share: Share | None = Field(None, description="With a cheap tier: share of requests it takes.")
     adaptive_max_shift: Share = Field(0.1, description="Largest threshold shift from machine/budget state.")
+    threshold: Share | None = Field(None, description="Fixed premium threshold (default: calibrated).")
+    moderate_threshold: Share | None = Field(None, description="Fixed cheap-tier threshold.")
+    calibration_file: Path | None = Field(
+        None,
+        description="Thresholds from `edgeroute calibrate` (default: the data dir's router-calibration.json).",
+    )
+    model_file: Path | None = Field(None, description="A trained router artifact (default: the shipped one).")
+    embedding_max_tokens: PositiveInt = Field(48, description="Embed at most this many tokens of a prompt.")
+    routes: list[TaskRouteConfig] = Field(default_factory=list)
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig)
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
 
 
 class BudgetConfig(Section):
@@ -209,6 +277,11 @@ class ClientConfig(Section):
 
 class LedgerConfig(Section):
     log_prompts: bool = Field(False, description="Store prompt text in the ledger (default: a hash only).")
+    synchronous: Literal["FULL", "NORMAL"] = Field(
+        "NORMAL",
+        description="NORMAL: a committed row survives a killed daemon (WAL), ~0.1 ms per write; "
+        "FULL: also survives a power cut, at an fsync (~4 ms here) on every request's response path.",
+    )
 
 
 class Settings(BaseSettings):
@@ -256,7 +329,9 @@ class Settings(BaseSettings):
             refs.append(self.savings.reference)
         for ref in refs:
             if ref not in known and not ref.startswith("local/"):
-                raise ValueError(f"{ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})")
+                raise ValueError(
+                    f"{ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})"
+                )
         return self
 
     def premium_model(self) -> CloudModelConfig | None:

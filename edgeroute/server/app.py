@@ -49,10 +49,11 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 def create_app(
-    settings: Settings, paths: Paths | None = None, *, services: Services | None = None
+    settings: Settings, paths: Paths | None = None, *, services: Services | None = None, **components: Any
 ) -> FastAPI:
-    """Build the daemon's app. ``services`` injects pre-built components (tests); otherwise the lifespan
-    builds them from ``settings`` and closes them on shutdown."""
+    """Build the daemon's app. The lifespan builds every component from ``settings`` and closes them on
+    shutdown; ``components`` replace single ones (``keys=KeyStore(memory backend)``, ``engine=...``), and a
+    whole pre-built ``services`` may be injected (then the caller closes it)."""
     from edgeroute.paths import resolve_paths
     from edgeroute.server import routes_admin, routes_anthropic, routes_openai
     from edgeroute.server.services import build_services

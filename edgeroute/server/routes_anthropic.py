@@ -26,13 +26,15 @@ async def messages(body: MessagesRequest, request: Request) -> Response:
     for key, value in request_controls(request).items():
         setattr(req, key, value)
     outcome = Outcome()
-    decision, opened = await services.open_chat(req)
+    decision, opened = await services.open_chat(req, "/v1/messages")
     headers = route_headers(decision, opened.target, opened.trail)
     on_done = services.accounting_hook(req, decision, opened, "/v1/messages")
     if req.stream:
         streamer = wire.MessagesStreamer(opened.target, input_tokens_estimate=len(req.prompt_text()) // 4)
         return sse_response(opened.events, streamer, headers, on_done, _anthropic_error, outcome)
-    result = await collected(opened.events, outcome)
-    extra = await on_done(outcome)
+    try:
+        result = await collected(opened.events, outcome)
+    finally:
+        extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
     return JSONResponse(wire.message_response(opened.target, result), headers=headers)

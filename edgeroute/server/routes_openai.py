@@ -30,14 +30,16 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     for key, value in request_controls(request).items():
         setattr(req, key, value)
     outcome = Outcome()
-    decision, opened = await services.open_chat(req)
+    decision, opened = await services.open_chat(req, "/v1/chat/completions")
     headers = route_headers(decision, opened.target, opened.trail)
     on_done = services.accounting_hook(req, decision, opened, "/v1/chat/completions")
     if req.stream:
         chunker = wire.ChatChunker(opened.target, req.include_usage)
         return sse_response(opened.events, chunker, headers, on_done, _openai_error, outcome)
-    result = await collected(opened.events, outcome)
-    extra = await on_done(outcome)
+    try:
+        result = await collected(opened.events, outcome)
+    finally:
+        extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
     return JSONResponse(wire.chat_completion(opened.target, result, extra), headers=headers)
 
@@ -84,8 +86,10 @@ async def completions(body: CompletionRequestIn, request: Request) -> Response:
     if req.stream:
         chunker = wire.CompletionChunker(served, req.include_usage)
         return sse_response(events, chunker, headers, on_done, _openai_error, outcome)
-    result = await collected(events, outcome)
-    extra = await on_done(outcome)
+    try:
+        result = await collected(events, outcome)
+    finally:
+        extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
     return JSONResponse(wire.text_completion(served, result, extra), headers=headers)
 
@@ -100,7 +104,13 @@ async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
         raise UnsupportedByModel(
             f"local/{name} is not an embedding model", code="not_an_embedding_model", param="model"
         )
+    started = time.perf_counter()
     result = await services.engine.embed(name, req.inputs)
+    client = request_controls(request)["client"]
+    latency = (time.perf_counter() - started) * 1000
+    await services.record_embedding(
+        req.request_id, req.model, f"local/{name}", client, result.prompt_tokens, latency
+    )
     payload = wire.embeddings_response(
         f"local/{name}", result.vectors, result.prompt_tokens, body.encoding_format
     )

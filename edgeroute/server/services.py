@@ -5,10 +5,12 @@ an in-memory keyring)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from edgeroute.chat import ChatRequest, CompletionRequest, RouteDecision
+from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
+from edgeroute.errors import EdgerouteError
 from edgeroute.server.gateway import Decider, Targets, resolve_model, simple_decide
 from edgeroute.server.respond import Done, Outcome
 
@@ -17,10 +19,16 @@ if TYPE_CHECKING:
     from edgeroute.dispatch import Dispatcher, OpenedStream
     from edgeroute.engine import LocalEngine
     from edgeroute.keys import KeyStore
+    from edgeroute.ledger import BudgetGuard, Ledger, Metrics, PriceBook, RateLimiter
     from edgeroute.paths import Paths
     from edgeroute.providers import CloudPool
 
 log = logging.getLogger("edgeroute.server")
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap pre-dispatch token estimate (about four characters per token)."""
+    return len(text) // 4 + 1
 
 
 @dataclass
@@ -31,6 +39,11 @@ class Services:
     keys: KeyStore
     cloud: CloudPool
     dispatcher: Dispatcher
+    ledger: Ledger
+    prices: PriceBook
+    budget: BudgetGuard
+    limiter: RateLimiter
+    metrics: Metrics
     decide: Decider = simple_decide
     mode: str = ""  # runtime override from POST /api/mode; "" = the config's router.mode
     extras: dict[str, Any] = field(default_factory=dict)
@@ -48,79 +61,235 @@ class Services:
         copy.router.mode = self.mode  # type: ignore[assignment]
         return copy
 
-    async def open_chat(self, req: ChatRequest) -> tuple[RouteDecision, OpenedStream]:
-        targets = self.targets()
-        pinned = resolve_model(req.model, self._all_targets(targets))
-        decision = self.decide(req, pinned, targets, self.effective_settings())
-        opened = await self.dispatcher.open_stream(req, decision)
+    async def open_chat(self, req: ChatRequest, endpoint: str) -> tuple[RouteDecision, OpenedStream]:
+        """Admit, route and open one chat request; a refusal or total failure is still a ledger row."""
+        started = time.perf_counter()
+        decision: RouteDecision | None = None
+        try:
+            prompt_estimate = estimate_tokens(req.prompt_text())
+            self.limiter.acquire(req.client, prompt_estimate + (req.max_tokens or 0))
+            targets = self.targets()
+            pinned = resolve_model(
+                req.model, Targets(local=targets.local, cloud={c.name: c for c in self.settings.cloud})
+            )
+            decision = self.decide(req, pinned, targets, self.effective_settings())
+            decision = self._within_budget(req, decision, targets, prompt_estimate)
+            opened = await self.dispatcher.open_stream(req, decision)
+        except EdgerouteError as exc:
+            await self._record_failure(req, endpoint, decision, exc, (time.perf_counter() - started) * 1000)
+            raise
         return decision, opened
 
-    def _all_targets(self, with_keys: Targets) -> Targets:
-        """Pinning a cloud model without a key is not a 404: the dispatcher says which command to run."""
-        return Targets(local=with_keys.local, cloud={c.name: c for c in self.settings.cloud})
+    def _within_budget(
+        self, req: ChatRequest, decision: RouteDecision, targets: Targets, prompt: int
+    ) -> RouteDecision:
+        if decision.tier != "cloud":
+            return decision
+        verdict = self.budget.check(
+            req.client, self.prices.estimate(decision.target, prompt, req.max_tokens or 1024)
+        )
+        if verdict == "ok":
+            return decision
+        local = targets.default_local()
+        if local is None:  # nowhere cheaper to go: the budget rule cannot be honoured locally
+            return decision
+        return RouteDecision(
+            tier="local",
+            target=f"local/{local}",
+            reason=f"rule:budget-exceeded ({decision.reason})",
+            score=decision.score,
+        )
+
+    async def _record_failure(
+        self,
+        req: ChatRequest,
+        endpoint: str,
+        decision: RouteDecision | None,
+        exc: EdgerouteError,
+        latency_ms: float,
+    ) -> None:
+        from edgeroute.ledger import LedgerRecord
+
+        attempts: list[Attempt] = list(getattr(exc, "attempts", []) or [])
+        await self.ledger.record(
+            LedgerRecord(
+                request_id=req.request_id,
+                endpoint=endpoint,
+                requested_model=req.model,
+                status=exc.status,
+                latency_ms=latency_ms,
+                client=req.client,
+                route_reason=decision.reason if decision else None,
+                route_score=decision.score if decision else None,
+                attempts=attempts,
+                error=exc.code,
+                stream=req.stream,
+                prompt_text=req.prompt_text(),
+            )
+        )
 
     def accounting_hook(
         self, req: ChatRequest, decision: RouteDecision, opened: OpenedStream, endpoint: str
     ) -> Done:
-        """The coroutine run when a chat request ends (before its last bytes are sent)."""
+        """The coroutine run when a chat request ends, before its last bytes are sent."""
 
-        async def done(outcome: Outcome) -> dict[str, Any] | None:
-            status = (
-                outcome.error.code if outcome.error else "ok" if outcome.finished else "client_disconnected"
+        async def done(outcome: Outcome) -> dict[str, Any]:
+            return await self._account(
+                request_id=req.request_id,
+                endpoint=endpoint,
+                requested=req.model,
+                served=opened.target,
+                client=req.client,
+                decision=decision,
+                attempts=opened.trail,
+                outcome=outcome,
+                stream=req.stream,
+                prompt=req.prompt_text(),
             )
-            log.info(
-                "%s %s -> %s (%s) %s %.0fms",
-                req.request_id,
-                endpoint,
-                opened.target,
-                decision.reason,
-                status,
-                outcome.latency_ms,
-            )
-            return None
 
         return done
 
     def completion_hook(self, req: CompletionRequest, served: str, endpoint: str) -> Done:
-        async def done(outcome: Outcome) -> dict[str, Any] | None:
-            status = (
-                outcome.error.code if outcome.error else "ok" if outcome.finished else "client_disconnected"
+        decision = RouteDecision(tier="local", target=served, reason="rule:completions-local")
+
+        async def done(outcome: Outcome) -> dict[str, Any]:
+            return await self._account(
+                request_id=req.request_id,
+                endpoint=endpoint,
+                requested=req.model,
+                served=served,
+                client=req.client,
+                decision=decision,
+                attempts=[],
+                outcome=outcome,
+                stream=req.stream,
+                prompt=req.prompt + (req.suffix or ""),
             )
-            log.info("%s %s -> %s %s %.0fms", req.request_id, endpoint, served, status, outcome.latency_ms)
-            return None
 
         return done
 
+    async def _account(
+        self,
+        *,
+        request_id: str,
+        endpoint: str,
+        requested: str,
+        served: str,
+        client: str | None,
+        decision: RouteDecision,
+        attempts: list[Attempt],
+        outcome: Outcome,
+        stream: bool,
+        prompt: str,
+    ) -> dict[str, Any]:
+        from edgeroute.ledger import LedgerRecord
+
+        usage = outcome.usage or Usage(estimate_tokens(prompt), 0, estimated=True)
+        tier: Literal["local", "cloud"] = "local" if served.startswith("local/") else "cloud"
+        money = self.prices.account(
+            tier=tier, served_model=served, usage=usage, seconds=outcome.latency_ms / 1000
+        )
+        error = outcome.error.code if outcome.error else None if outcome.finished else "client_disconnected"
+        status = outcome.error.status if outcome.error else 200 if outcome.finished else 499
+        await self.ledger.record(
+            LedgerRecord(
+                request_id=request_id,
+                endpoint=endpoint,
+                requested_model=requested,
+                status=status,
+                latency_ms=outcome.latency_ms,
+                tier=tier,
+                served_model=served,
+                client=client,
+                route_reason=decision.reason,
+                route_score=decision.score,
+                route_features=dict(decision.features),
+                attempts=list(attempts),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                estimated=usage.estimated,
+                ttft_ms=outcome.ttft_ms,
+                error=error,
+                cost_usd=money.cost_usd,
+                counterfactual_usd=money.counterfactual_usd,
+                saved_usd=money.saved_usd,
+                reference_model=money.reference,
+                stream=stream,
+                prompt_text=prompt,
+            )
+        )
+        return {"cost_usd": money.cost_usd, "saved_usd": money.saved_usd}
+
+    async def record_embedding(
+        self, request_id: str, requested: str, served: str, client: str | None, tokens: int, latency_ms: float
+    ) -> None:
+        from edgeroute.ledger import LedgerRecord
+
+        await self.ledger.record(
+            LedgerRecord(
+                request_id=request_id,
+                endpoint="/v1/embeddings",
+                requested_model=requested,
+                status=200,
+                latency_ms=latency_ms,
+                tier="local",
+                served_model=served,
+                client=client,
+                route_reason="rule:embeddings-local",
+                prompt_tokens=tokens,
+                cost_usd=0.0,
+                counterfactual_usd=0.0,
+                saved_usd=0.0,
+            )
+        )
+
     @staticmethod
     def cost_headers(extra: dict[str, Any] | None) -> dict[str, str]:
-        if not extra:
+        from edgeroute.ledger import header_usd
+
+        if extra is None:
             return {}
         return {
-            k: v
-            for k, v in (
-                ("x-edgeroute-cost-usd", extra.get("cost_usd")),
-                ("x-edgeroute-saved-usd", extra.get("saved_usd")),
-            )
-            if v is not None
+            "x-edgeroute-cost-usd": header_usd(extra.get("cost_usd")),
+            "x-edgeroute-saved-usd": header_usd(extra.get("saved_usd")),
         }
 
     async def close(self) -> None:
         await self.cloud.aclose()
         await self.engine.close()
+        await self.ledger.aclose()
 
 
 async def build_services(settings: Settings, paths: Paths, **overrides: Any) -> Services:
-    """The production wiring; ``overrides`` replace single components (keys=..., engine=...)."""
+    """The production wiring; ``overrides`` replace single components (keys=..., engine=..., clock=...)."""
     from edgeroute.dispatch import Dispatcher
     from edgeroute.engine import LocalEngine
     from edgeroute.keys import KeyStore
+    from edgeroute.ledger import BudgetGuard, Ledger, Metrics, PriceBook, RateLimiter
+    from edgeroute.paths import ensure_dir
     from edgeroute.providers import CloudPool
 
+    ensure_dir(paths.data_dir)
     engine = overrides.pop("engine", None) or LocalEngine(settings, paths)
     await engine.start()
     keys = overrides.pop("keys", None) or KeyStore()
     cloud = overrides.pop("cloud", None) or CloudPool(settings)
     dispatcher = overrides.pop("dispatcher", None) or Dispatcher(settings, cloud, keys, engine)
+    ledger = overrides.pop("ledger", None) or Ledger.open(
+        paths.ledger_file, log_prompts=settings.ledger.log_prompts, synchronous=settings.ledger.synchronous
+    )
+    prices = PriceBook.from_settings(settings)
+    budget = BudgetGuard.from_settings(settings)
+    await budget.load(ledger)
+    limiter = RateLimiter.from_settings(settings)
+    metrics = Metrics()
+    for listener in (budget.add, limiter.observe, metrics.observe):
+        ledger.add_listener(listener)
+    metrics.track_engine(
+        lambda: float(sum(m.queued + m.active for m in engine.status().models)),
+        lambda: float(len(engine.status().models)),
+    )
     return Services(
         settings=settings,
         paths=paths,
@@ -128,5 +297,10 @@ async def build_services(settings: Settings, paths: Paths, **overrides: Any) -> 
         keys=keys,
         cloud=cloud,
         dispatcher=dispatcher,
+        ledger=ledger,
+        prices=prices,
+        budget=budget,
+        limiter=limiter,
+        metrics=metrics,
         **overrides,
     )

@@ -18,7 +18,11 @@ MSG = [{"role": "user", "content": "hi"}]
 
 def still_serving(live: LiveServer) -> None:
     assert httpx.get(live.url + "/health").json()["status"] == "ok"
-    r = httpx.post(live.url + "/v1/chat/completions", json={"model": "auto", "messages": MSG, "max_tokens": 2}, timeout=60)
+    r = httpx.post(
+        live.url + "/v1/chat/completions",
+        json={"model": "auto", "messages": MSG, "max_tokens": 2},
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
 
 
@@ -39,11 +43,23 @@ CHAT = "/v1/chat/completions"
         ('{"model": "auto", "messages": [', "invalid_json", None),
         ('{"model": "auto"}', "missing_required_parameter", "messages"),
         ('{"model": "auto", "messages": []}', "invalid_value", "messages"),
-        ('{"model": "auto", "messages": [{"role": "wizard", "content": "x"}]}', "invalid_value", "messages.0.role"),
-        ('{"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', "invalid_value", "temperature"),
-        ('{"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": -3}', "invalid_value", "max_tokens"),
+        (
+            '{"model": "auto", "messages": [{"role": "wizard", "content": "x"}]}',
+            "invalid_value",
+            "messages.0.role",
+        ),
+        (
+            '{"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}',
+            "invalid_value",
+            "temperature",
+        ),
+        (
+            '{"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": -3}',
+            "invalid_value",
+            "max_tokens",
+        ),
         ('{"model": 7, "messages": [{"role": "user", "content": "x"}]}', "invalid_value", "model"),
-        ('[1, 2]', "invalid_json", None),
+        ("[1, 2]", "invalid_json", None),
     ],
 )
 def test_malformed_and_wrong_fields_are_400_naming_the_field(
@@ -58,7 +74,9 @@ def test_malformed_and_wrong_fields_are_400_naming_the_field(
 
 
 def test_anthropic_bad_input_is_anthropic_shaped(local_server: LiveServer) -> None:
-    r = httpx.post(local_server.url + "/v1/messages", json={"model": "auto", "messages": MSG})  # no max_tokens
+    r = httpx.post(
+        local_server.url + "/v1/messages", json={"model": "auto", "messages": MSG}
+    )  # no max_tokens
     assert r.status_code == 400
     assert r.json()["type"] == "error" and r.json()["error"]["type"] == "invalid_request_error"
     assert "max_tokens" in r.json()["error"]["message"]
@@ -92,10 +110,15 @@ def test_loopback_host_names_pass(local_server: LiveServer, host: str) -> None:
 
 
 def test_foreign_origin_is_403_and_no_cors_headers(local_server: LiveServer) -> None:
-    r = httpx.post(local_server.url + CHAT, json={"model": "auto", "messages": MSG}, headers={"origin": "https://evil.example"})
+    r = httpx.post(
+        local_server.url + CHAT,
+        json={"model": "auto", "messages": MSG},
+        headers={"origin": "https://evil.example"},
+    )
     openai_error(r, 403, "origin_not_allowed")
     preflight = httpx.options(
-        local_server.url + CHAT, headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+        local_server.url + CHAT,
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
     )
     assert preflight.status_code == 403
     assert "access-control-allow-origin" not in preflight.headers
@@ -106,7 +129,11 @@ def test_text_plain_simple_request_is_refused(local_server: LiveServer) -> None:
     body = '{"model": "auto", "messages": [{"role": "user", "content": "spend my budget"}]}'
     r = httpx.post(local_server.url + CHAT, content=body, headers={"content-type": "text/plain"})
     openai_error(r, 415, "unsupported_media_type")
-    r = httpx.post(local_server.url + "/v1/messages", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    r = httpx.post(
+        local_server.url + "/v1/messages",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 415 and r.json()["type"] == "error"
     still_serving(local_server)
 
@@ -116,7 +143,11 @@ def test_unknown_route_is_404_openai_shaped(local_server: LiveServer) -> None:
 
 
 def test_bad_route_header_is_400(local_server: LiveServer) -> None:
-    r = httpx.post(local_server.url + CHAT, json={"model": "auto", "messages": MSG}, headers={"x-edgeroute-route": "moon"})
+    r = httpx.post(
+        local_server.url + CHAT,
+        json={"model": "auto", "messages": MSG},
+        headers={"x-edgeroute-route": "moon"},
+    )
     openai_error(r, 400, "invalid_request")
 
 
@@ -135,20 +166,28 @@ def test_tokens_are_required_when_configured(guarded_server: LiveServer) -> None
     url = guarded_server.url
     openai_error(httpx.post(url + CHAT, json={"model": "auto", "messages": MSG}), 401, "invalid_api_key")
     wrong = {"authorization": "Bearer tok-wrong"}
-    openai_error(httpx.post(url + CHAT, json={"model": "auto", "messages": MSG}, headers=wrong), 401, "invalid_api_key")
+    openai_error(
+        httpx.post(url + CHAT, json={"model": "auto", "messages": MSG}, headers=wrong), 401, "invalid_api_key"
+    )
     assert httpx.get(url + "/health").status_code == 200  # health needs no token
     client = openai.OpenAI(base_url=url + "/v1", api_key="tok-zed-0123456789", max_retries=0)
     assert client.chat.completions.create(model="auto", messages=MSG, max_tokens=2).choices
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=url + "/v1", api_key="nope", max_retries=0).models.list()
     anthropic_key = httpx.post(
-        url + "/v1/messages", json={"model": "auto", "messages": MSG, "max_tokens": 2}, headers={"x-api-key": "tok-shared-0123456789"}
+        url + "/v1/messages",
+        json={"model": "auto", "messages": MSG, "max_tokens": 2},
+        headers={"x-api-key": "tok-shared-0123456789"},
     )
     assert anthropic_key.status_code == 200
 
 
 def test_configured_origin_gets_cors_never_star(guarded_server: LiveServer) -> None:
-    headers = {"origin": "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"}
+    headers = {
+        "origin": "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+    }
     preflight = httpx.options(guarded_server.url + CHAT, headers=headers)
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"

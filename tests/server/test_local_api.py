@@ -20,7 +20,9 @@ def oai(live: LiveServer) -> openai.OpenAI:
 
 
 def test_chat_non_streaming(local_server: LiveServer) -> None:
-    raw = oai(local_server).chat.completions.with_raw_response.create(model="auto", messages=MSG, max_tokens=8)
+    raw = oai(local_server).chat.completions.with_raw_response.create(
+        model="auto", messages=MSG, max_tokens=8
+    )
     completion = raw.parse()
     assert completion.model == "local/gemma3-270m"
     assert completion.choices[0].message.role == "assistant"
@@ -53,7 +55,13 @@ def test_chat_streaming_with_sdk(local_server: LiveServer) -> None:
 
 
 def test_raw_sse_byte_format(local_server: LiveServer) -> None:
-    body = {"model": "auto", "messages": MSG, "max_tokens": 5, "stream": True, "stream_options": {"include_usage": True}}
+    body = {
+        "model": "auto",
+        "messages": MSG,
+        "max_tokens": 5,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     with httpx.stream("POST", local_server.url + "/v1/chat/completions", json=body, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -97,7 +105,12 @@ def test_models_list(local_server: LiveServer) -> None:
 
 
 def test_disconnect_mid_stream_frees_the_model(local_server: LiveServer) -> None:
-    body = {"model": "auto", "messages": [{"role": "user", "content": "Count from 1 to 500."}], "max_tokens": 400, "stream": True}
+    body = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "Count from 1 to 500."}],
+        "max_tokens": 400,
+        "stream": True,
+    }
     with httpx.stream("POST", local_server.url + "/v1/chat/completions", json=body, timeout=60) as response:
         lines = response.iter_lines()
         for _ in range(6):
