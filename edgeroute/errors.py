@@ -24,7 +24,10 @@ Messages never contain keys or prompt text.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgeroute.chat import Attempt
 
 
 class EdgerouteError(Exception):
@@ -54,6 +57,8 @@ class EdgerouteError(Exception):
             self.error_type = error_type
         self.param = param
         self.retry_after = retry_after
+        # The fallback trail when the dispatcher raised this (every target tried, with why it failed).
+        self.attempts: list[Attempt] = []
 
     def to_openai(self) -> dict[str, Any]:
         """The OpenAI error body: ``{"error": {"message", "type", "param", "code"}}``."""

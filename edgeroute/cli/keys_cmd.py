@@ -1,0 +1,127 @@
+"""``edgeroute keys set|list|rm NAME``: cloud API keys in the OS keyring (service ``edgeroute``).
+
+NAME is a provider (``openai``, ``anthropic``) or the ``key`` a ``[[cloud]]`` entry names. Keys are read
+without echo (or from stdin) and only their last four characters are ever printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from edgeroute.cli.common import config_option, load_or_exit
+
+if TYPE_CHECKING:
+    from edgeroute.keys import KeyStore
+
+
+def _store() -> KeyStore:
+    from edgeroute.keys import KeyStore
+
+    return KeyStore()
+
+
+def _check_name(name: str) -> str:
+    from edgeroute.config import NAME_RE
+
+    if not NAME_RE.match(name):
+        raise click.BadParameter("use letters, digits, '.', '_', ':' or '-'", param_hint="NAME")
+    return name
+
+
+def _read_secret(name: str, from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        secret = sys.stdin.read().strip()
+    else:
+        secret = str(
+            click.prompt(f"API key for {name}", hide_input=True, default="", show_default=False)
+        ).strip()
+    if not secret:
+        click.echo("No key given; nothing stored.", err=True)
+        raise SystemExit(1)
+    if any(ch.isspace() for ch in secret):
+        click.echo("The key contains spaces or line breaks; expected one key on one line.", err=True)
+        raise SystemExit(1)
+    return secret
+
+
+@click.group()
+def keys() -> None:
+    """Store cloud API keys in the OS keyring: set, list, rm."""
+
+
+@keys.command("set")
+@click.argument("name")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the key from standard input (no prompt).")
+def set_key(name: str, from_stdin: bool) -> None:
+    """Store the API key for NAME in the OS keyring (typed without echo)."""
+    from keyring.errors import KeyringError
+
+    from edgeroute.keys import NoKeyringBackend, mask
+
+    _check_name(name)
+    secret = _read_secret(name, from_stdin)
+    store = _store()
+    try:
+        store.set(name, secret)
+    except NoKeyringBackend as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    except KeyringError as exc:
+        click.echo(f"The keyring refused to store the key ({type(exc).__name__}).", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"Stored the key for {name} ({mask(secret)}) in {store.backend_name()}.")
+
+
+@keys.command("list")
+@config_option
+def list_keys(config_path: Path | None) -> None:
+    """Show every key name, where its key comes from (keyring or environment) and a masked tail."""
+    settings, _ = load_or_exit(config_path)
+    store = _store()
+    rows = store.list_keys(settings)
+    if not store.has_backend:
+        from edgeroute.keys import KEYRING_HOWTO
+
+        click.echo(KEYRING_HOWTO + "\n", err=True)
+    if not rows:
+        click.echo("No keys yet. Add one with `edgeroute keys set openai` (or anthropic, ...).")
+        return
+    table = [("NAME", "SOURCE", "KEY", "USED BY")]
+    table += [(r.name, r.where, r.masked or "-", ", ".join(r.used_by) or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3]
+        )
+    for info in rows:
+        if info.source == "missing":
+            click.echo(f"\n{info.name}: no key - add one with `edgeroute keys set {info.name}`.", err=True)
+    click.echo(f"\nkeyring: {store.backend_name()}")
+
+
+@keys.command("rm")
+@click.argument("name")
+def rm_key(name: str) -> None:
+    """Delete the key NAME from the OS keyring."""
+    from keyring.errors import KeyringError
+
+    from edgeroute.keys import NoKeyringBackend
+
+    _check_name(name)
+    store = _store()
+    try:
+        removed = store.delete(name)
+    except NoKeyringBackend as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    except KeyringError as exc:
+        click.echo(f"The keyring refused to delete the key ({type(exc).__name__}).", err=True)
+        raise SystemExit(1) from None
+    if not removed:
+        click.echo(f"No key named {name} in the keyring.", err=True)
+        raise SystemExit(1)
+    click.echo(f"Removed the key for {name}.")

@@ -1,0 +1,343 @@
+"""The ``anthropic`` provider kind: the native Messages API (``POST /v1/messages``), translated to and from
+the internal request and stream types.
+
+Request: system turns become the top-level ``system``; assistant tool calls become ``tool_use`` blocks and
+tool results ``tool_result`` blocks in a user turn; image parts become ``image`` blocks; consecutive turns of
+one role merge (the API wants them alternating); ``max_tokens`` is required (default 4096).
+Stream: ``text_delta`` -> TextDelta, ``thinking_delta`` -> ReasoningDelta, ``tool_use`` blocks and their
+``input_json_delta`` -> ToolCallDelta (tool calls numbered 0, 1, ... apart from block indexes); usage from
+``message_start`` (input, cache) and ``message_delta`` (output).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+
+from edgeroute.chat import (
+    ChatRequest,
+    Finish,
+    FinishReason,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from edgeroute.config import CloudModelConfig
+from edgeroute.errors import UpstreamError, UpstreamRateLimited
+from edgeroute.providers.base import target_label
+from edgeroute.providers.tokens import CompletionCounter, estimate_prompt_tokens
+from edgeroute.providers.upstream import (
+    Deadline,
+    http_timeout,
+    iter_sse,
+    parse_json,
+    read_body,
+    scrub,
+    send_streaming,
+    stream_ended_early,
+)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "refusal": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+}
+# Fields of req.extra the Messages API understands; OpenAI-only extras are dropped.
+PASSTHROUGH = ("top_k", "metadata", "thinking", "service_tier")
+ERROR_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429, "timeout_error": 504}
+
+
+def messages_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+
+
+def _image_block(part: dict[str, Any]) -> dict[str, Any]:
+    image = part.get("image_url")
+    url = image.get("url", "") if isinstance(image, dict) else str(image or "")
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";")[0] or "image/png"
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def content_blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if part.get("type") == "text" and part.get("text"):
+            blocks.append({"type": "text", "text": part["text"]})
+        elif part.get("type") == "image_url":
+            blocks.append(_image_block(part))
+    return blocks
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+    """(system prompt, alternating user/assistant turns)."""
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for m in messages:
+        if m.role == "system":
+            if m.text():
+                system.append(m.text())
+        elif m.role == "tool":
+            add("user", [{"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text()}])
+        elif m.role == "assistant":
+            blocks = content_blocks(m.content)
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)}
+                for c in m.tool_calls or []
+            ]
+            add("assistant", blocks)
+        else:
+            add("user", content_blocks(m.content))
+    return ("\n\n".join(system) or None), turns
+
+
+def tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice == "required":
+        return {"type": "any"}
+    if choice == "none":
+        return {"type": "none"}
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        if name:
+            return {"type": "tool", "name": name}
+    return None
+
+
+def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
+    system, turns = to_anthropic_messages(req.messages)
+    body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH if k in req.extra}
+    body.update(
+        model=model.model, messages=turns, max_tokens=req.max_tokens or DEFAULT_MAX_TOKENS, stream=True
+    )
+    if system:
+        body["system"] = system
+    if req.temperature is not None:
+        body["temperature"] = min(req.temperature, 1.0)  # OpenAI allows up to 2, Anthropic up to 1
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.stop:
+        body["stop_sequences"] = list(req.stop)
+    if req.tools:
+        body["tools"] = [
+            {
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "input_schema": t.parameters,
+            }
+            for t in req.tools
+        ]
+        choice = tool_choice_to_anthropic(req.tool_choice)
+        if choice is not None:
+            body["tool_choice"] = choice
+    return body
+
+
+class EventReader:
+    """Turns Messages API stream events into internal events and remembers stop reason and usage."""
+
+    def __init__(self, req: ChatRequest, label: str, secret: str) -> None:
+        self._req = req
+        self._label = label
+        self._secret = secret
+        self._tool_of_block: dict[int, int] = {}
+        self._tools = 0
+        self._counter = CompletionCounter()
+        self._input_tokens: int | None = None
+        self._cache_read = 0
+        self._cache_write = 0
+        self._output_tokens: int | None = None
+        self.stop: FinishReason | None = None
+        self.stopped = False
+
+    def _usage(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        if usage.get("input_tokens") is not None:
+            self._input_tokens = int(usage["input_tokens"])
+        self._cache_read = int(usage.get("cache_read_input_tokens") or self._cache_read)
+        self._cache_write = int(usage.get("cache_creation_input_tokens") or self._cache_write)
+        if usage.get("output_tokens") is not None:
+            self._output_tokens = int(usage["output_tokens"])  # cumulative in message_delta
+
+    def feed(self, data: Any) -> list[StreamEvent]:
+        if not isinstance(data, dict):
+            raise UpstreamError(f"{self._label}: unexpected data in the stream", code="upstream_bad_response")
+        kind = data.get("type")
+        if kind == "message_start":
+            self._usage((data.get("message") or {}).get("usage"))
+        elif kind == "content_block_start":
+            return self._block_start(int(data.get("index", 0)), data.get("content_block") or {})
+        elif kind == "content_block_delta":
+            return self._block_delta(int(data.get("index", 0)), data.get("delta") or {})
+        elif kind == "message_delta":
+            reason = (data.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.stop = STOP_REASONS.get(reason, "stop")
+            self._usage(data.get("usage"))
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            self._raise_error(data.get("error") or {})
+        return []
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
+        kind = block.get("type")
+        if kind == "tool_use":
+            tool = self._tools
+            self._tools += 1
+            self._tool_of_block[index] = tool
+            delta = ToolCallDelta(index=tool, id=block.get("id"), name=block.get("name"))
+            self._counter.add_tool_call(delta)
+            return [delta]
+        if kind == "text" and block.get("text"):
+            self._counter.add_text(block["text"])
+            return [TextDelta(block["text"])]
+        if kind == "thinking" and block.get("thinking"):
+            self._counter.add_text(block["thinking"])
+            return [ReasoningDelta(block["thinking"])]
+        return []
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[StreamEvent]:
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            self._counter.add_text(delta["text"])
+            return [TextDelta(delta["text"])]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            self._counter.add_text(delta["thinking"])
+            return [ReasoningDelta(delta["thinking"])]
+        if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_of_block:
+            out = ToolCallDelta(index=self._tool_of_block[index], arguments=delta["partial_json"])
+            self._counter.add_tool_call(out)
+            return [out]
+        return []
+
+    def _raise_error(self, error: dict[str, Any]) -> None:
+        kind = str(error.get("type") or "api_error")
+        message = scrub(str(error.get("message") or ""), self._secret)[:300]
+        detail = f"{self._label}: error in the stream: {kind}" + (f": {message}" if message else "")
+        status = ERROR_STATUS.get(kind)
+        if status == 429:
+            raise UpstreamRateLimited(detail, upstream_status=429)
+        raise UpstreamError(detail, upstream_status=status)
+
+    def feed_message(self, message: dict[str, Any]) -> list[StreamEvent]:
+        """A whole (non-streamed) Messages API response as events."""
+        self._usage(message.get("usage"))
+        events: list[StreamEvent] = []
+        for index, block in enumerate(message.get("content") or []):
+            if block.get("type") == "tool_use":
+                events += self._block_start(index, {**block, "input": None})
+                arguments = json.dumps(block.get("input") or {})
+                events.append(ToolCallDelta(index=self._tool_of_block[index], arguments=arguments))
+                self._counter.add_text(arguments)
+            else:
+                events += self._block_start(index, block)
+        self.stop = STOP_REASONS.get(str(message.get("stop_reason")), "stop")
+        self.stopped = True
+        return events
+
+    def tail(self) -> list[StreamEvent]:
+        if self._input_tokens is None:
+            usage = Usage(estimate_prompt_tokens(self._req), self._counter.tokens, estimated=True)
+        else:
+            usage = Usage(
+                prompt_tokens=self._input_tokens + self._cache_read + self._cache_write,
+                completion_tokens=self._output_tokens
+                if self._output_tokens is not None
+                else self._counter.tokens,
+                cached_tokens=self._cache_read,
+                estimated=self._output_tokens is None,
+            )
+        reason = self.stop or ("tool_calls" if self._tools else "stop")
+        return [usage, Finish(reason)]
+
+
+class AnthropicProvider:
+    """One Messages API base URL."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._url = messages_url(base_url)
+
+    async def stream_chat(
+        self, model: CloudModelConfig, req: ChatRequest, api_key: str
+    ) -> AsyncIterator[StreamEvent]:
+        label = target_label(model)
+        deadline = Deadline(model, label)
+        request = self._client.build_request(
+            "POST",
+            self._url,
+            json=build_body(model, req),
+            headers={"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
+            timeout=http_timeout(model),
+        )
+        response = await send_streaming(
+            self._client, request, deadline, key_name=model.key_name, secret=api_key
+        )
+        try:
+            reader = EventReader(req, label, api_key)
+            if response.headers.get("content-type", "").startswith("application/json"):
+                body = await read_body(response, deadline)
+                message = parse_json(body.decode("utf-8", "replace"), label)
+                if not isinstance(message, dict):
+                    raise UpstreamError(f"{label}: unexpected answer", code="upstream_bad_response")
+                for event in reader.feed_message(message):
+                    yield event
+            else:
+                async with aclosing(iter_sse(response, deadline)) as events:
+                    async for sse in events:
+                        if not sse.data.strip():
+                            continue
+                        for event in reader.feed(parse_json(sse.data, label)):
+                            deadline.mark_token()
+                            yield event
+                        if reader.stopped:
+                            break
+                if not reader.stopped:
+                    raise stream_ended_early(label)
+            for event in reader.tail():
+                yield event
+        finally:
+            await response.aclose()

@@ -1,0 +1,272 @@
+"""The ``openai`` provider kind: any OpenAI-compatible ``/chat/completions`` endpoint (OpenAI, OpenRouter,
+Groq, DeepSeek, Together, Mistral, Gemini's OpenAI endpoint, a remote vLLM / llama-server / Ollama box).
+
+Always streams, and always asks for usage in the stream (``stream_options.include_usage``) so token counts
+and cost are exact; an upstream that sends none gets an estimate marked ``Usage.estimated``. A server that
+ignores ``stream`` and answers with one JSON body is read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx
+
+from edgeroute.chat import (
+    ChatRequest,
+    Finish,
+    FinishReason,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from edgeroute.config import CloudModelConfig
+from edgeroute.errors import UpstreamError
+from edgeroute.providers.base import target_label
+from edgeroute.providers.tokens import CompletionCounter, estimate_prompt_tokens
+from edgeroute.providers.upstream import (
+    Deadline,
+    http_timeout,
+    iter_sse,
+    parse_json,
+    read_body,
+    scrub,
+    send_streaming,
+    stream_ended_early,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "stop",
+}
+
+
+def message_to_openai(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.role == "tool":
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
+    """The ``/chat/completions`` body: ``req.extra`` passes through, the fields edgeroute knows win."""
+    body: dict[str, Any] = dict(req.extra)
+    stream_options = body.get("stream_options")
+    body.update(
+        model=model.model,
+        messages=[message_to_openai(m) for m in req.messages],
+        stream=True,
+        stream_options={
+            **(stream_options if isinstance(stream_options, dict) else {}),
+            "include_usage": True,
+        },
+    )
+    if req.max_tokens is not None:
+        body.pop("max_completion_tokens", None)
+        body["max_tokens"] = req.max_tokens  # the older name: every compatible server accepts it
+    optional = {
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "seed": req.seed,
+        "tool_choice": req.tool_choice,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if req.stop:
+        body["stop"] = list(req.stop)
+    if req.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": t.parameters,
+                },
+            }
+            for t in req.tools
+        ]
+    return body
+
+
+class ToolIndexer:
+    """Gives every streamed tool call its own integer index, also for servers that send none, or 0 for
+    every call (a new ``id`` at a used index is a new call)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[int, tuple[str | None, int]] = {}
+        self._count = 0
+        self._current: int | None = None
+
+    def _new(self, upstream: int | None, call_id: str | None) -> int:
+        index = self._count
+        self._count += 1
+        if upstream is not None:
+            self._slots[upstream] = (call_id, index)
+        self._current = index
+        return index
+
+    def index(self, upstream: int | None, call_id: str | None) -> int:
+        if upstream is None:
+            if call_id is None and self._current is not None:
+                return self._current
+            return self._new(None, call_id)
+        slot = self._slots.get(upstream)
+        if slot is None or (call_id is not None and slot[0] is not None and call_id != slot[0]):
+            return self._new(upstream, call_id)
+        if slot[0] is None and call_id is not None:
+            self._slots[upstream] = (call_id, slot[1])
+        self._current = slot[1]
+        return slot[1]
+
+
+def parse_usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict) or data.get("prompt_tokens") is None:
+        return None
+    details = data.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(data.get("prompt_tokens") or 0),
+        completion_tokens=int(data.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )
+
+
+class ChunkReader:
+    """Turns ``chat.completion.chunk`` objects into internal events and remembers finish and usage."""
+
+    def __init__(self, req: ChatRequest, label: str, secret: str) -> None:
+        self._req = req
+        self._label = label
+        self._secret = secret
+        self._tools = ToolIndexer()
+        self._counter = CompletionCounter()
+        self.usage: Usage | None = None
+        self.finish: FinishReason | None = None
+        self.saw_tool_call = False
+
+    def feed(self, chunk: Any, *, whole_message: bool = False) -> list[StreamEvent]:
+        if not isinstance(chunk, dict):
+            raise UpstreamError(f"{self._label}: unexpected data in the stream", code="upstream_bad_response")
+        error = chunk.get("error")
+        if error:
+            message = error.get("message", "") if isinstance(error, dict) else str(error)
+            code = error.get("code") if isinstance(error, dict) else None
+            raise UpstreamError(
+                f"{self._label}: error in the stream: {scrub(str(message), self._secret)[:300]}",
+                upstream_status=code if isinstance(code, int) else None,
+            )
+        self.usage = parse_usage(chunk.get("usage")) or self.usage
+        events: list[StreamEvent] = []
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("message" if whole_message else "delta") or {}
+            events += self._delta(delta, whole_message)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish = FINISH_REASONS.get(reason, "stop")
+        return events
+
+    def _delta(self, delta: dict[str, Any], whole_message: bool) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self._counter.add_text(reasoning)
+            events.append(ReasoningDelta(reasoning))
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._counter.add_text(content)
+            events.append(TextDelta(content))
+        for position, call in enumerate(delta.get("tool_calls") or []):
+            function = call.get("function") or {}
+            upstream_index = position if whole_message else call.get("index")
+            out = ToolCallDelta(
+                index=self._tools.index(upstream_index, call.get("id")),
+                id=call.get("id"),
+                name=function.get("name"),
+                arguments=function.get("arguments") or "",
+            )
+            self.saw_tool_call = True
+            self._counter.add_tool_call(out)
+            events.append(out)
+        return events
+
+    def tail(self) -> list[StreamEvent]:
+        """Usage (exact, or estimated when the upstream sent none) and the final Finish."""
+        usage = self.usage or Usage(
+            prompt_tokens=estimate_prompt_tokens(self._req),
+            completion_tokens=self._counter.tokens,
+            estimated=True,
+        )
+        reason = self.finish or "stop"
+        if reason == "stop" and self.saw_tool_call:
+            reason = "tool_calls"
+        return [usage, Finish(reason)]
+
+
+class OpenAIProvider:
+    """One OpenAI-compatible base URL."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/chat/completions"
+
+    async def stream_chat(
+        self, model: CloudModelConfig, req: ChatRequest, api_key: str
+    ) -> AsyncIterator[StreamEvent]:
+        label = target_label(model)
+        deadline = Deadline(model, label)
+        request = self._client.build_request(
+            "POST",
+            self._url,
+            json=build_body(model, req),
+            headers={"authorization": f"Bearer {api_key}", "accept": "text/event-stream"},
+            timeout=http_timeout(model),
+        )
+        response = await send_streaming(
+            self._client, request, deadline, key_name=model.key_name, secret=api_key
+        )
+        try:
+            reader = ChunkReader(req, label, api_key)
+            if response.headers.get("content-type", "").startswith("application/json"):
+                body = await read_body(response, deadline)
+                for event in reader.feed(
+                    parse_json(body.decode("utf-8", "replace"), label), whole_message=True
+                ):
+                    yield event
+            else:
+                done = False
+                async with aclosing(iter_sse(response, deadline)) as events:
+                    async for sse in events:
+                        data = sse.data.strip()
+                        if data == "[DONE]":
+                            # Read on to the end of the body (a few bytes): a response closed
+                            # before EOF cannot go back to the pool, costing a new TCP connection.
+                            done = True
+                            continue
+                        if not data or done:
+                            continue
+                        for event in reader.feed(parse_json(data, label)):
+                            deadline.mark_token()
+                            yield event
+                if not done and reader.finish is None:
+                    raise stream_ended_early(label)
+            for event in reader.tail():
+                yield event
+        finally:
+            await response.aclose()

@@ -1,0 +1,299 @@
+"""HTTP plumbing every provider kind shares: per-call timeouts and deadlines, reading SSE under those
+deadlines, and turning httpx errors and upstream error responses into :mod:`edgeroute.errors` at this
+boundary, with the user's key scrubbed from anything an upstream echoes back.
+
+Timeouts: ``connect_timeout`` is httpx's; ``first_token_timeout`` and ``total_timeout`` are wall-clock
+deadlines enforced around each network read (a server that sends keep-alive comments but no token still
+times out), so no extra task is needed per stream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from edgeroute.config import CloudModelConfig
+from edgeroute.errors import UpstreamConnectError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from edgeroute.sse import ServerSentEvent, SSEDecoder, SSEError
+
+ERROR_BODY_LIMIT = 64 * 1024
+MESSAGE_LIMIT = 300
+NETWORK_DOWN_HINTS = (
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "no address associated",
+    "getaddrinfo failed",
+    "network is unreachable",
+)
+CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+    "maximum context",
+)
+
+
+def http_timeout(model: CloudModelConfig) -> httpx.Timeout:
+    """httpx's own timeouts: connect (and pool) from the config; a read may wait as long as a first token
+    (so a stream that stalls mid-way is cut too); the deadlines of :class:`Deadline` bound the rest.
+    0 disables a timeout."""
+    connect = model.connect_timeout or None
+    total = model.total_timeout or None
+    return httpx.Timeout(connect=connect, read=model.first_token_timeout or total, write=total, pool=connect)
+
+
+class Deadline:
+    """The first-token and total deadlines of one upstream call (monotonic clock)."""
+
+    def __init__(self, model: CloudModelConfig, label: str) -> None:
+        now = time.monotonic()
+        self.label = label
+        self._first_s = model.first_token_timeout
+        self._total_s = model.total_timeout
+        self._first_at = now + self._first_s if self._first_s > 0 else math.inf
+        self._total_at = now + self._total_s if self._total_s > 0 else math.inf
+        self.got_token = False
+
+    def mark_token(self) -> None:
+        self.got_token = True
+
+    def _end(self) -> float:
+        return self._total_at if self.got_token else min(self._first_at, self._total_at)
+
+    def expired(self) -> UpstreamTimeout:
+        if not self.got_token and self._first_at <= self._total_at:
+            return UpstreamTimeout(f"{self.label}: no first token within {self._first_s:g}s")
+        return UpstreamTimeout(
+            f"{self.label}: the answer took longer than {self._total_s:g}s (total_timeout)"
+        )
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Run the block under the current deadline; overrunning raises :class:`UpstreamTimeout`."""
+        end = self._end()
+        if end == math.inf:
+            yield
+            return
+        try:
+            with anyio.fail_after(max(end - time.monotonic(), 0.0)):
+                yield
+        except TimeoutError as exc:
+            raise self.expired() from exc
+
+
+def transport_error(exc: httpx.HTTPError, label: str) -> UpstreamError:
+    """An httpx failure as an upstream error (called as ``raise transport_error(exc) from exc``)."""
+    reason = str(exc)[:MESSAGE_LIMIT] or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamConnectError(f"{label}: connect timed out")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamConnectError(f"{label}: cannot connect ({reason})")
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"{label}: the upstream stopped sending ({type(exc).__name__})")
+    if isinstance(exc, httpx.TransportError):
+        return UpstreamError(
+            f"{label}: connection closed mid-response ({reason})", code="upstream_disconnected"
+        )
+    return UpstreamError(f"{label}: {type(exc).__name__}")
+
+
+def is_network_down(exc: BaseException) -> bool:
+    """A connect error that says this machine has no network at all (DNS or route), not one host down."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        text = str(seen).lower()
+        if any(hint in text for hint in NETWORK_DOWN_HINTS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with the key, and any 8+ character piece of it an upstream echoed back, replaced by ``…``."""
+    if not secret or not text:
+        return text
+    text = text.replace(secret, "…")
+    width = 8
+    if len(secret) < width:
+        return text
+    grams = {secret[i : i + width] for i in range(len(secret) - width + 1)}
+    hit = [False] * len(text)
+    for i in range(len(text) - width + 1):
+        if text[i : i + width] in grams:
+            for j in range(i, i + width):
+                hit[j] = True
+    if not any(hit):
+        return text
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        if not hit[i]:
+            out.append(ch)
+        elif i == 0 or not hit[i - 1]:
+            out.append("…")
+    return "".join(out)
+
+
+def parse_json(data: str, label: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise UpstreamError(
+            f"{label}: malformed JSON in the upstream's answer", code="upstream_bad_response"
+        ) from exc
+
+
+def _error_details(body: bytes) -> tuple[str, str]:
+    """(message, code-or-type) from OpenAI ``{"error": {...}}``, Anthropic ``{"type":"error","error":{...}}``
+    or plain text bodies."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, ""
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        message = str(err.get("message") or "")
+        kind = str(err.get("code") or err.get("type") or "")
+        return message, kind
+    if isinstance(err, str):
+        return err, ""
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"], ""
+    return text, ""
+
+
+def error_from_status(
+    status: int, headers: httpx.Headers, body: bytes, *, label: str, key_name: str, secret: str
+) -> UpstreamError:
+    """The error for an upstream HTTP error response; messages are scrubbed and cut short."""
+    message, kind = _error_details(body)
+    message = " ".join(scrub(message, secret).split())[:MESSAGE_LIMIT]
+    detail = f"{label}: HTTP {status}" + (f": {message}" if message else "")
+    retry_after = parse_retry_after(headers)
+    if status == 429:
+        return UpstreamRateLimited(detail, upstream_status=status, retry_after=retry_after)
+    lowered = f"{kind} {message}".lower()
+    if status in (400, 413) and any(hint in lowered for hint in CONTEXT_HINTS):
+        return UpstreamError(detail, code="context_length_exceeded", status=400, upstream_status=status)
+    if status in (401, 403):
+        hint = f" (the key '{key_name}' was refused; store a new one with `edgeroute keys set {key_name}`)"
+        return UpstreamError(detail + hint, code="upstream_auth_failed", upstream_status=status)
+    if status == 404:
+        return UpstreamError(detail, code="upstream_not_found", upstream_status=status)
+    if status >= 500 or status == 408:
+        return UpstreamError(detail, upstream_status=status, retry_after=retry_after)
+    return UpstreamError(detail, code="upstream_bad_request", upstream_status=status)
+
+
+async def send_streaming(
+    client: httpx.AsyncClient, request: httpx.Request, deadline: Deadline, *, key_name: str, secret: str
+) -> httpx.Response:
+    """Send ``request`` and return the open response, or raise the mapped error for any failure or
+    HTTP error status (the response is closed then)."""
+    label = deadline.label
+    try:
+        with deadline.scope():
+            response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, label) from exc
+    if response.status_code < 400:
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            return response
+        await response.aclose()
+        message = f"{label}: answered with an HTML page (a captive portal or a proxy in the way?)"
+        raise UpstreamError(message, code="upstream_bad_response", upstream_status=response.status_code)
+    try:
+        with deadline.scope():
+            body = await _read_limited(response)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, label) from exc
+    finally:
+        await response.aclose()
+    raise error_from_status(
+        response.status_code, response.headers, body, label=label, key_name=key_name, secret=secret
+    )
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    out = bytearray()
+    async for chunk in response.aiter_bytes():
+        out += chunk
+        if len(out) >= ERROR_BODY_LIMIT:
+            break
+    return bytes(out[:ERROR_BODY_LIMIT])
+
+
+async def read_body(response: httpx.Response, deadline: Deadline) -> bytes:
+    """A whole (non-streamed) response body under the deadline."""
+    try:
+        with deadline.scope():
+            return await response.aread()
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, deadline.label) from exc
+
+
+async def iter_sse(response: httpx.Response, deadline: Deadline) -> AsyncGenerator[ServerSentEvent, None]:
+    """The response's SSE events, each network read under the deadline. A stream that stops mid-event
+    raises ``upstream_disconnected``."""
+    label = deadline.label
+    decoder = SSEDecoder()
+    chunks = response.aiter_bytes()
+    while True:
+        try:
+            with deadline.scope():
+                chunk = await anext(chunks, None)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, label) from exc
+        if chunk is None:
+            break
+        try:
+            events = decoder.feed(chunk)
+        except SSEError as exc:
+            raise UpstreamError(f"{label}: {exc}", code="upstream_bad_response") from exc
+        for event in events:
+            yield event
+    for event in decoder.close():
+        yield event
+    if decoder.truncated:
+        raise UpstreamError(f"{label}: the stream stopped mid-event", code="upstream_disconnected")
+
+
+def stream_ended_early(label: str) -> UpstreamError:
+    return UpstreamError(
+        f"{label}: the stream ended before the answer finished", code="upstream_disconnected"
+    )

@@ -1,0 +1,26 @@
+"""Fixtures for the cloud tier: fake upstreams on loopback, an in-memory keyring, settings builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeroute.config import CloudModelConfig
+from tests.fakes.fixtures import fake_cloud, fake_cloud_b, fake_cloud_servers, memory_keyring
+
+__all__ = ["cloud_model", "fake_cloud", "fake_cloud_b", "fake_cloud_servers", "memory_keyring"]
+
+
+def cloud_model(name: str, provider: str, base_url: str, **extra: Any) -> CloudModelConfig:
+    """A cloud model with short timeouts, so failure tests finish fast."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "provider": provider,
+        "base_url": base_url,
+        "model": f"{name}-upstream",
+        "connect_timeout": 2.0,
+        "first_token_timeout": 5.0,
+        "total_timeout": 20.0,
+        "max_retries": 0,
+    }
+    fields.update(extra)
+    return CloudModelConfig(**fields)
