@@ -1,0 +1,290 @@
+"""The ledger: one writer thread owning one SQLite connection, with group commit.
+
+``await ledger.record(rec)`` returns only once the row's transaction has committed. In WAL mode a committed
+transaction is in the -wal file before COMMIT returns, so a SIGKILL right afterwards loses nothing
+(``synchronous=FULL``, the default, also fsyncs it against power loss). The event loop never touches
+SQLite: records go to the writer thread through a queue, and whatever is queued while a commit runs goes
+into the next transaction together (group commit), so 100 concurrent requests cost a handful of commits and
+never see "database is locked" (there is only one writer). Readers open their own connections.
+
+After each commit, on the event loop: listeners (budgets, rate limits, metrics) see the record, then live
+subscribers (``/api/events``), then the ``record()`` call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from edgeroute.errors import EdgerouteError
+from edgeroute.ledger import queries
+from edgeroute.ledger.events import EventHub, Subscription
+from edgeroute.ledger.reader import LedgerReader
+from edgeroute.ledger.record import LedgerRecord, prompt_hash
+from edgeroute.ledger.schema import Synchronous, connect_writer, migrate
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[LedgerRecord], None]
+
+
+class LedgerError(EdgerouteError):
+    """A row could not be written (disk full, file removed...): the request is answered, the ledger says why."""
+
+    status = 500
+    code = "ledger_error"
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: LedgerRecord
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+_STOP = object()
+
+
+class Ledger:
+    """Open with :meth:`open`; close with :meth:`close` / :meth:`aclose` (pending records are written first)."""
+
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        *,
+        clock: Callable[[], float],
+        tz: tzinfo | None,
+        log_prompts: bool,
+        batch_max: int,
+    ) -> None:
+        self.path = path
+        self.log_prompts = log_prompts
+        self.reader = LedgerReader(path, tz=tz)
+        self.commits = 0
+        self.rows_written = 0
+        self._conn = conn
+        self._clock = clock
+        self._batch_max = batch_max
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._listeners: list[Listener] = []
+        self._hub = EventHub()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="edgeroute-ledger", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        tz: tzinfo | None = None,
+        log_prompts: bool = False,
+        synchronous: Synchronous = "FULL",
+        batch_max: int = 512,
+    ) -> Ledger:
+        """Create or upgrade the file (migrations) and start the writer thread."""
+        path = Path(path)
+        conn = connect_writer(path, synchronous=synchronous)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn, clock=clock, tz=tz, log_prompts=log_prompts, batch_max=batch_max)
+
+    # ---- write side -------------------------------------------------------------------------------
+
+    async def record(self, rec: LedgerRecord) -> None:
+        """Write one finished request; returns after its transaction committed (``rec.id`` is then set).
+        Cancelling the caller does not cancel the write."""
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        if rec.ts is None:
+            rec.ts = self._clock()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        # A cancelled caller never awaits it: mark a failure as seen so asyncio does not warn at GC.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.put(_Pending(rec, future, loop))
+        await asyncio.shield(future)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(record)`` on the event loop after each commit (before ``record()`` returns).
+        A listener that raises is logged, never breaks the ledger."""
+        self._listeners.append(listener)
+
+    def subscribe(self, maxsize: int = 256) -> Subscription:
+        """Live feed of committed records for ``/api/events``: ``async with ledger.subscribe() as sub:
+        async for rec in sub: ...``. A subscriber ``maxsize`` records behind is dropped."""
+        return self._hub.subscribe(maxsize)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._hub)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                batch: list[_Pending] = [item]
+                stop = False
+                while len(batch) < self._batch_max:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                try:
+                    self._write(batch)
+                except Exception as exc:  # never let a bug kill the writer: every later record() would hang
+                    log.exception("ledger writer failed on a batch")
+                    with contextlib.suppress(sqlite3.Error):
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
+                    self._deliver_all([(p, None, exc) for p in batch])
+                if stop:
+                    break
+        finally:
+            self._fail_leftovers()
+            self._conn.close()
+
+    def _prepare(self, rec: LedgerRecord) -> tuple[object, ...]:
+        if not rec.prompt_hash and rec.prompt_text is not None:
+            rec.prompt_hash = prompt_hash(rec.prompt_text)
+        if not self.log_prompts:
+            rec.prompt_text = None
+        return queries.record_to_row(rec, log_prompts=self.log_prompts)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        results: list[tuple[_Pending, int | None, BaseException | None]] = []
+        rows: list[tuple[_Pending, tuple[object, ...]]] = []
+        for pending in batch:
+            try:
+                rows.append((pending, self._prepare(pending.record)))
+            except Exception as exc:  # a record that cannot be serialised fails alone
+                results.append((pending, None, exc))
+        try:
+            results.extend(self._commit(rows))
+        except sqlite3.Error:
+            # One bad row must not take the others down: retry each in its own transaction.
+            for pending, row in rows:
+                try:
+                    results.extend(self._commit([(pending, row)]))
+                except sqlite3.Error as exc:
+                    results.append((pending, None, exc))
+        self._deliver_all(results)
+
+    def _commit(
+        self, rows: list[tuple[_Pending, tuple[object, ...]]]
+    ) -> list[tuple[_Pending, int | None, BaseException | None]]:
+        if not rows:
+            return []
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = [conn.execute(queries.INSERT_SQL, row).lastrowid for _, row in rows]
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        self.rows_written += len(rows)
+        return [(pending, row_id, None) for (pending, _), row_id in zip(rows, ids, strict=True)]
+
+    def _deliver_all(self, results: list[tuple[_Pending, int | None, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, int | None, BaseException | None]]] = {}
+        for item in results:
+            by_loop.setdefault(item[0].loop, []).append(item)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these any more
+                loop.call_soon_threadsafe(self._deliver, items)
+
+    def _deliver(self, items: list[tuple[_Pending, int | None, BaseException | None]]) -> None:
+        for pending, row_id, exc in items:
+            if exc is None:
+                pending.record.id = row_id
+                for listener in self._listeners:
+                    try:
+                        listener(pending.record)
+                    except Exception:
+                        log.exception("ledger listener %r failed", listener)
+                self._hub.publish(pending.record)
+                if not pending.future.done():
+                    pending.future.set_result(None)
+            else:
+                log.error("ledger write failed for %s: %s", pending.record.request_id, exc)
+                if not pending.future.done():
+                    pending.future.set_exception(LedgerError(f"could not write the ledger row: {exc}"))
+
+    def _fail_leftovers(self) -> None:
+        leftovers: list[tuple[_Pending, int | None, BaseException | None]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                leftovers.append((item, None, LedgerError("the ledger closed before this row was written")))
+        self._deliver_all(leftovers)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, close the file. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join()
+        self._hub.close_all()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        # Let the last deliveries (scheduled with call_soon_threadsafe) run before we return.
+        await asyncio.sleep(0)
+        self._hub.close_all()
+
+    # ---- read side (each call in a worker thread, its own connection) -------------------------------
+
+    async def recent(
+        self, limit: int = 50, before_id: int | None = None, client: str | None = None
+    ) -> list[LedgerRecord]:
+        return await asyncio.to_thread(self.reader.recent, limit, before_id, client)
+
+    async def stats(
+        self, window: str = "today", now: float | None = None, budget: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``/api/stats`` document (see :mod:`edgeroute.ledger.stats` for the definitions); ``budget``
+        is ``BudgetGuard.snapshot()``, passed through."""
+        return await asyncio.to_thread(
+            self.reader.stats, window, self._clock() if now is None else now, budget
+        )
+
+    async def scores(self, since: float | None = None) -> list[float]:
+        """Router scores recorded since ``since`` (oldest first), for ``edgeroute calibrate``."""
+        return await asyncio.to_thread(self.reader.scores, since)
+
+    async def cloud_spend(self, since: float) -> dict[str | None, int]:
+        """Known cloud spend per client since ``since``, in nano-dollars (seeds the budget guard)."""
+        return await asyncio.to_thread(self.reader.cloud_spend, since)
+
+    async def count(self) -> int:
+        return await asyncio.to_thread(self.reader.count)

@@ -1,0 +1,260 @@
+"""The writer: commits before record() returns, group commit under concurrency, listeners, live events."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from edgeroute.chat import Attempt
+from edgeroute.ledger import Ledger, LedgerError, LedgerRecord
+
+
+async def test_hundred_concurrent_records_give_hundred_rows(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        records = [record_factory(request_id=f"req_{i}", latency_ms=float(i)) for i in range(100)]
+        results = await asyncio.gather(*(ledger.record(r) for r in records), return_exceptions=True)
+        assert [r for r in results if r is not None] == []
+        assert sorted(r.id for r in records if r.id is not None) == list(range(1, 101))
+        assert await ledger.count() == 100
+        assert ledger.commits < 100  # grouped: what queued during a commit went into the next one
+    finally:
+        await ledger.aclose()
+    assert "locked" not in caplog.text
+    conn = sqlite3.connect(ledger_path)
+    ids = {row[0] for row in conn.execute("SELECT request_id FROM requests")}
+    conn.close()
+    assert ids == {f"req_{i}" for i in range(100)}
+
+
+async def test_concurrent_writes_while_readers_read(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    """WAL: stats queries in other threads never block or fail the writer."""
+    ledger = Ledger.open(ledger_path)
+    try:
+
+        async def write(i: int) -> None:
+            await ledger.record(record_factory(request_id=f"w{i}"))
+
+        async def read() -> None:
+            for _ in range(10):
+                await ledger.stats("all")
+
+        await asyncio.gather(*(write(i) for i in range(100)), *(read() for _ in range(5)))
+        assert (await ledger.stats("all"))["requests"] == 100
+    finally:
+        await ledger.aclose()
+
+
+async def test_row_is_committed_when_record_returns(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        rec = record_factory(request_id="req_visible")
+        await ledger.record(rec)
+        # A different connection (another process would see the same) reads the committed row.
+        conn = sqlite3.connect(ledger_path)
+        row = conn.execute("SELECT id, request_id FROM requests").fetchone()
+        conn.close()
+        assert row == (rec.id, "req_visible")
+    finally:
+        await ledger.aclose()
+
+
+async def test_ledger_file_is_wal_and_reopens_without_migrating_again(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    await ledger.record(record_factory())
+    await ledger.aclose()
+    ledger = Ledger.open(ledger_path)
+    try:
+        await ledger.record(record_factory())
+        assert await ledger.count() == 2
+    finally:
+        await ledger.aclose()
+    conn = sqlite3.connect(ledger_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_record_round_trips_every_field(ledger_path: Path, clock: Callable[[], float]) -> None:
+    ledger = Ledger.open(ledger_path, clock=clock)
+    rec = LedgerRecord(
+        request_id="req_full",
+        endpoint="/v1/messages",
+        requested_model="auto",
+        status=200,
+        latency_ms=812.5,
+        tier="local",
+        served_model="local/gemma3-270m",
+        client="ide",
+        route_reason="score 0.31<0.58",
+        route_score=0.31,
+        route_features={"length": 0.2},
+        attempts=[
+            Attempt(
+                "cloud/gpt-5.4", error="upstream_timeout", status=504, latency_ms=5000.0, message="timeout"
+            ),
+            Attempt("local/gemma3-270m", latency_ms=800.0),
+        ],
+        prompt_tokens=1234,
+        completion_tokens=56,
+        cached_tokens=0,
+        estimated=True,
+        ttft_ms=95.0,
+        cost_usd=0.0,
+        counterfactual_usd=0.003925,
+        saved_usd=0.003925,
+        reference_model="cloud/gpt-5.4",
+        stream=True,
+        prompt_hash="abc",
+    )
+    try:
+        await ledger.record(rec)
+        [back] = await ledger.recent(10)
+    finally:
+        await ledger.aclose()
+    assert back == rec
+    assert back.ts == clock()
+    data = back.to_dict()
+    assert data["fallbacks"] == ["cloud/gpt-5.4:upstream_timeout:504:5000ms"]
+    assert data["attempts"][0]["error"] == "upstream_timeout"
+
+
+async def test_recent_pages_newest_first(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        for i in range(7):
+            await ledger.record(record_factory(request_id=f"r{i}", client="a" if i % 2 else "b"))
+        first = await ledger.recent(3)
+        assert [r.request_id for r in first] == ["r6", "r5", "r4"]
+        second = await ledger.recent(3, before_id=first[-1].id)
+        assert [r.request_id for r in second] == ["r3", "r2", "r1"]
+        only_a = await ledger.recent(10, client="a")
+        assert [r.request_id for r in only_a] == ["r5", "r3", "r1"]
+    finally:
+        await ledger.aclose()
+
+
+async def test_listeners_run_before_record_returns_and_a_failing_one_is_contained(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    seen: list[str] = []
+
+    def broken(rec: LedgerRecord) -> None:
+        raise RuntimeError("listener bug")
+
+    ledger.add_listener(broken)
+    ledger.add_listener(lambda rec: seen.append(rec.request_id))
+    try:
+        await ledger.record(record_factory(request_id="req_1"))
+        assert seen == ["req_1"]
+        assert "listener bug" in caplog.text
+    finally:
+        await ledger.aclose()
+
+
+async def test_a_bad_row_fails_alone(ledger_path: Path, record_factory: Callable[..., LedgerRecord]) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        good = [record_factory(request_id=f"ok{i}") for i in range(5)]
+        bad = record_factory(request_id="bad", tier="moon")  # violates the CHECK constraint
+        results = await asyncio.gather(
+            *(ledger.record(r) for r in [*good[:2], bad, *good[2:]]), return_exceptions=True
+        )
+        assert isinstance(results[2], LedgerError)
+        assert [r for i, r in enumerate(results) if i != 2] == [None] * 5
+        assert await ledger.count() == 5
+    finally:
+        await ledger.aclose()
+
+
+async def test_close_writes_what_is_queued_then_refuses(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    pending = [asyncio.ensure_future(ledger.record(record_factory(request_id=f"q{i}"))) for i in range(20)]
+    await asyncio.sleep(0)  # let them enqueue
+    await ledger.aclose()
+    await asyncio.gather(*pending)
+    with pytest.raises(LedgerError):
+        await ledger.record(record_factory())
+    conn = sqlite3.connect(ledger_path)
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 20
+    conn.close()
+
+
+async def test_cancelled_caller_still_gets_its_row_written(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        task = asyncio.ensure_future(ledger.record(record_factory(request_id="req_cancelled")))
+        await asyncio.sleep(0)
+        task.cancel()
+        await ledger.record(record_factory(request_id="req_after"))
+        assert {r.request_id for r in await ledger.recent(10)} == {"req_cancelled", "req_after"}
+    finally:
+        await ledger.aclose()
+
+
+async def test_subscribers_get_each_finished_record(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        async with ledger.subscribe() as first, ledger.subscribe() as second:
+            assert ledger.subscriber_count == 2
+            for i in range(3):
+                await ledger.record(record_factory(request_id=f"e{i}"))
+            got_first = [(await first.get(timeout=1)) for _ in range(3)]
+            got_second = [(await second.get(timeout=1)) for _ in range(3)]
+        assert [r.request_id for r in got_first if r] == ["e0", "e1", "e2"]
+        assert [r.request_id for r in got_second if r] == ["e0", "e1", "e2"]
+        assert all(r is not None and r.id is not None for r in got_first)
+        assert ledger.subscriber_count == 0  # closed subscriptions unregister: no leak
+    finally:
+        await ledger.aclose()
+
+
+async def test_slow_subscriber_is_dropped_not_buffered_forever(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    try:
+        slow = ledger.subscribe(maxsize=4)
+        fast = ledger.subscribe(maxsize=100)
+        for i in range(10):
+            await ledger.record(record_factory(request_id=f"s{i}"))
+        assert slow.dropped and ledger.subscriber_count == 1
+        assert [r async for r in slow] == []  # the iteration ends; the client reconnects
+        assert (await fast.get(timeout=1)) is not None
+        fast.close()
+        assert ledger.subscriber_count == 0
+    finally:
+        await ledger.aclose()
+
+
+async def test_subscriber_waiting_for_events_ends_when_the_ledger_closes(ledger_path: Path) -> None:
+    ledger = Ledger.open(ledger_path)
+    sub = ledger.subscribe()
+
+    async def consume() -> list[LedgerRecord]:
+        return [r async for r in sub]
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.01)
+    await ledger.aclose()
+    assert await asyncio.wait_for(task, 2) == []
