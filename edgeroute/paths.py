@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,10 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
     import platformdirs
 
     data = Path(platformdirs.user_data_dir(APP))
-    runtime = Path(platformdirs.user_runtime_dir(APP))
-    if not runtime.parent.exists():  # headless boxes without /run/user/<uid>
-        runtime = data / "run"
+    if sys.platform.startswith("linux") and not env.get("XDG_RUNTIME_DIR"):
+        runtime = data / "run"  # headless boxes and containers have no /run/user/<uid>
+    else:
+        runtime = Path(platformdirs.user_runtime_dir(APP))
     return Paths(
         config_dir=Path(platformdirs.user_config_dir(APP)),
         data_dir=data,

@@ -26,7 +26,7 @@ async def health(request: Request) -> dict[str, Any]:
         "version": __version__,
         "pid": _pid(),
         "uptime_s": round(time.time() - request.app.state.started, 1),
-        "mode": services.mode or services.settings.router.mode,
+        "mode": services.settings.router.mode,
         "loaded_models": [m.name for m in status.models],
     }
 
@@ -43,15 +43,16 @@ class ModeIn(BaseModel):
 
 @router.post("/api/mode")
 async def set_mode(body: ModeIn, request: Request) -> dict[str, str]:
-    """Switch the routing mode for the running daemon (not written to the config file)."""
-    services_of(request).mode = body.mode
+    """Switch the routing mode for the running daemon (not written to the config file). The settings
+    object is shared by the router and the dispatcher, so both see the change on the next request."""
+    services_of(request).settings.router.mode = body.mode
     return {"mode": body.mode}
 
 
 @router.get("/api/mode")
 async def get_mode(request: Request) -> dict[str, str]:
     services = services_of(request)
-    return {"mode": services.mode or services.settings.router.mode}
+    return {"mode": services.settings.router.mode}
 
 
 @router.post("/api/models/{name}/load")
@@ -126,7 +127,7 @@ async def router_state(request: Request) -> dict[str, Any]:
     services = services_of(request)
     scores = await services.ledger.scores(time.time() - 7 * 86400)
     return {
-        "mode": services.mode or services.settings.router.mode,
+        "mode": services.settings.router.mode,
         "target_cloud_share": services.extras.get(
             "target_cloud_share", services.settings.router.target_cloud_share
         ),
@@ -143,5 +144,5 @@ class RouterIn(BaseModel):
 async def set_router(body: RouterIn, request: Request) -> dict[str, Any]:
     """Adjust the target cloud share for the running daemon (not written to the config file)."""
     services = services_of(request)
-    services.extras["target_cloud_share"] = body.target_cloud_share
+    services.settings.router.target_cloud_share = body.target_cloud_share
     return await router_state(request)

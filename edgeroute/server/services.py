@@ -45,7 +45,6 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     decide: Decider = simple_decide
-    mode: str = ""  # runtime override from POST /api/mode; "" = the config's router.mode
     extras: dict[str, Any] = field(default_factory=dict)
 
     def targets(self) -> Targets:
@@ -53,13 +52,6 @@ class Services:
         local = {m.name: m for m in self.engine.models()}
         cloud = {c.name: c for c in self.settings.cloud if self.keys.has_key(c)}
         return Targets(local=local, cloud=cloud)
-
-    def effective_settings(self) -> Settings:
-        if not self.mode or self.mode == self.settings.router.mode:
-            return self.settings
-        copy = self.settings.model_copy(deep=True)
-        copy.router.mode = self.mode  # type: ignore[assignment]
-        return copy
 
     async def open_chat(self, req: ChatRequest, endpoint: str) -> tuple[RouteDecision, OpenedStream]:
         """Admit, route and open one chat request; a refusal or total failure is still a ledger row."""
@@ -72,7 +64,7 @@ class Services:
             pinned = resolve_model(
                 req.model, Targets(local=targets.local, cloud={c.name: c for c in self.settings.cloud})
             )
-            decision = self.decide(req, pinned, targets, self.effective_settings())
+            decision = self.decide(req, pinned, targets, self.settings)
             decision = self._within_budget(req, decision, targets, prompt_estimate)
             opened = await self.dispatcher.open_stream(req, decision)
         except EdgerouteError as exc:
@@ -110,7 +102,7 @@ class Services:
     ) -> None:
         from edgeroute.ledger import LedgerRecord
 
-        attempts: list[Attempt] = list(getattr(exc, "attempts", []) or [])
+        attempts: list[Attempt] = list(exc.attempts)
         await self.ledger.record(
             LedgerRecord(
                 request_id=req.request_id,

@@ -100,7 +100,9 @@ def test_explicit_missing_config_exits_2(tmp_path: Path) -> None:
 def test_show_prints_effective_config_with_env_override_and_masks_secrets(edgeroute_home: Path) -> None:
     cfg = edgeroute_home / "config" / "config.toml"
     cfg.parent.mkdir(parents=True)
-    cfg.write_text('[server]\napi_tokens = ["tok-SECRETVALUE-1234"]\n[[clients]]\nname = "ide"\ntoken = "cli-TOPSECRET-99"\n')
+    cfg.write_text(
+        '[server]\napi_tokens = ["tok-SECRETVALUE-1234"]\n[[clients]]\nname = "ide"\ntoken = "cli-TOPSECRET-99"\n'
+    )
     out = run("config", "show", "--json", env={"EDGEROUTE_ROUTER__TARGET_CLOUD_SHARE": "0.45"})
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -269,3 +269,30 @@ def test_every_request_lands_in_the_ledger_with_its_trail(stack: LiveServer, clo
     assert rows[1]["attempts"][0]["target"] == "cloud/gpt" and rows[1]["attempts"][0]["status"] == 503
     metrics = httpx.get(stack.url + "/metrics").text
     assert "edgeroute_requests_total" in metrics
+
+
+def test_mode_switch_changes_the_next_route(stack: LiveServer, cloud: FakeCloud) -> None:
+    def tier() -> str:
+        r = httpx.post(
+            stack.url + "/v1/chat/completions",
+            json={"model": "auto", "messages": MSG, "max_tokens": 2},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        return r.headers["x-edgeroute-tier"]
+
+    try:
+        assert httpx.post(stack.url + "/api/mode", json={"mode": "cloud-only"}).json() == {
+            "mode": "cloud-only"
+        }
+        assert tier() == "cloud"
+        httpx.post(stack.url + "/api/mode", json={"mode": "local-only"})
+        before = cloud.count()
+        cloud.fail_next(Fault.http(500))
+        assert tier() == "local"
+        assert httpx.get(stack.url + "/health").json()["mode"] == "local-only"
+        assert cloud.count() == before
+        bad = httpx.post(stack.url + "/api/mode", json={"mode": "sometimes"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "mode"
+    finally:
+        httpx.post(stack.url + "/api/mode", json={"mode": "auto"})
