@@ -2,7 +2,7 @@
 
 ``await ledger.record(rec)`` returns only once the row's transaction has committed. In WAL mode a committed
 transaction is in the -wal file before COMMIT returns, so a SIGKILL right afterwards loses nothing
-(``synchronous=FULL``, the default, also fsyncs it against power loss). The event loop never touches
+(``synchronous=FULL`` also fsyncs it against power loss, at a few ms per commit). The event loop never touches
 SQLite: records go to the writer thread through a queue, and whatever is queued while a commit runs goes
 into the next transaction together (group commit), so 100 concurrent requests cost a handful of commits and
 never see "database is locked" (there is only one writer). Readers open their own connections.
@@ -91,7 +91,7 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
         log_prompts: bool = False,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous = "NORMAL",
         batch_max: int = 512,
     ) -> Ledger:
         """Create or upgrade the file (migrations) and start the writer thread."""

@@ -131,7 +131,10 @@ def create_app(
                 "x-edgeroute-tier",
                 "x-edgeroute-model",
                 "x-edgeroute-reason",
+                "x-edgeroute-score",
                 "x-edgeroute-fallbacks",
+                "x-edgeroute-cost-usd",
+                "x-edgeroute-saved-usd",
             ],
             allow_credentials=False,
         )

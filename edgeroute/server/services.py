@@ -103,6 +103,8 @@ class Services:
         from edgeroute.ledger import LedgerRecord
 
         attempts: list[Attempt] = list(exc.attempts)
+        # Refused or failed before a first token: no tokens were billed, so $0 (known), not "unknown".
+        money = self.prices.account(tier=None, served_model=None, usage=Usage(0, 0))
         await self.ledger.record(
             LedgerRecord(
                 request_id=req.request_id,
@@ -115,6 +117,10 @@ class Services:
                 route_score=decision.score if decision else None,
                 attempts=attempts,
                 error=exc.code,
+                cost_usd=money.cost_usd,
+                counterfactual_usd=money.counterfactual_usd,
+                saved_usd=money.saved_usd,
+                reference_model=money.reference,
                 stream=req.stream,
                 prompt_text=req.prompt_text(),
             )
@@ -263,18 +269,23 @@ async def build_services(settings: Settings, paths: Paths, **overrides: Any) -> 
     from edgeroute.providers import CloudPool
 
     ensure_dir(paths.data_dir)
+    # One injectable wall clock for ledger timestamps, budget windows and rate-limit windows (tests).
+    clock = overrides.pop("clock", None)
     engine = overrides.pop("engine", None) or LocalEngine(settings, paths)
     await engine.start()
     keys = overrides.pop("keys", None) or KeyStore()
     cloud = overrides.pop("cloud", None) or CloudPool(settings)
     dispatcher = overrides.pop("dispatcher", None) or Dispatcher(settings, cloud, keys, engine)
     ledger = overrides.pop("ledger", None) or Ledger.open(
-        paths.ledger_file, log_prompts=settings.ledger.log_prompts, synchronous=settings.ledger.synchronous
+        paths.ledger_file,
+        clock=clock or time.time,
+        log_prompts=settings.ledger.log_prompts,
+        synchronous=settings.ledger.synchronous,
     )
     prices = PriceBook.from_settings(settings)
-    budget = BudgetGuard.from_settings(settings)
+    budget = BudgetGuard.from_settings(settings, clock=clock or time.time)
     await budget.load(ledger)
-    limiter = RateLimiter.from_settings(settings)
+    limiter = RateLimiter.from_settings(settings, clock=clock or time.monotonic)
     metrics = Metrics()
     for listener in (budget.add, limiter.observe, metrics.observe):
         ledger.add_listener(listener)
