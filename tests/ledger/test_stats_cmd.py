@@ -83,7 +83,7 @@ def test_reads_the_ledger_file_when_no_daemon_runs() -> None:
     fill_ledger()
     result = CliRunner().invoke(cli, ["stats", "--window", "all", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["requests"], data["local_requests"], data["cloud_requests"]) == (3, 1, 2)
     assert (data["cost_usd"], data["counterfactual_usd"], data["saved_usd"]) == (0.01025, 0.0175, 0.0055)
     assert data["unknown_cost_requests"] == 1
@@ -105,7 +105,7 @@ def test_asks_the_running_daemon_first(httpserver: HTTPServer) -> None:
     write_state(httpserver.url_for("/"))
     result = CliRunner().invoke(cli, ["stats", "--window", "7d", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == served
+    assert json.loads(result.stdout) == served
     table = CliRunner().invoke(cli, ["stats", "--window", "7d"])
     assert "daemon at http://" in table.output and "requests           42" in table.output
 
@@ -120,7 +120,7 @@ def test_sends_the_api_token_when_the_daemon_requires_one(httpserver: HTTPServer
     write_state(httpserver.url_for("/"))
     result = CliRunner().invoke(cli, ["stats", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["requests"] == 7
+    assert json.loads(result.stdout)["requests"] == 7
 
 
 def test_a_stale_state_file_falls_back_to_the_ledger() -> None:
@@ -131,7 +131,7 @@ def test_a_stale_state_file_falls_back_to_the_ledger() -> None:
     write_state(f"http://127.0.0.1:{port}")
     result = CliRunner().invoke(cli, ["stats", "--window", "all", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["requests"] == 3
+    assert json.loads(result.stdout)["requests"] == 3
 
 
 def test_an_empty_home_prints_zeros_without_creating_a_ledger() -> None:
