@@ -247,3 +247,22 @@ def fetch_scores(conn: sqlite3.Connection, since: float | None) -> list[float]:
         float(r[0])
         for r in conn.execute(f"SELECT route_score FROM requests{where}{cond} ORDER BY ts", params)
     ]
+
+
+def fetch_timeseries(conn: sqlite3.Connection, since: float | None, bucket_s: float) -> list[dict[str, Any]]:
+    """Spend against counterfactual spend per time bucket (the TUI's chart); unknown prices count as 0."""
+    where, args = _range(since, None)
+    rows = conn.execute(
+        f"SELECT CAST(ts / ? AS INTEGER) AS b, COALESCE(SUM(cost_nusd), 0), "
+        f"COALESCE(SUM(counterfactual_nusd), 0), COUNT(*) FROM requests {where} GROUP BY b ORDER BY b",
+        [bucket_s, *args],
+    ).fetchall()
+    return [
+        {
+            "t": b * bucket_s,
+            "cost_usd": opt_nano_to_usd(cost),
+            "counterfactual_usd": opt_nano_to_usd(counterfactual),
+            "requests": n,
+        }
+        for b, cost, counterfactual, n in rows
+    ]

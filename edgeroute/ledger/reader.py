@@ -53,6 +53,10 @@ class LedgerReader:
 
         return self._with(run, summarize([], [], [], window=window, since=since, now=now, budget=budget))
 
+    def timeseries(self, window: str, now: float, bucket_s: float) -> list[dict[str, Any]]:
+        since = window_since(window, now, self.tz)
+        return self._with(lambda c: queries.fetch_timeseries(c, since, bucket_s), [])
+
     def cloud_spend(self, since: float) -> dict[str | None, int]:
         return self._with(lambda c: queries.fetch_cloud_spend(c, since), {})
 

@@ -278,6 +278,10 @@ class Ledger:
             self.reader.stats, window, self._clock() if now is None else now, budget
         )
 
+    async def timeseries(self, window: str = "7d", bucket_s: float = 3600.0) -> list[dict[str, Any]]:
+        """Spend and counterfactual spend per ``bucket_s`` seconds over ``window`` (oldest first)."""
+        return await asyncio.to_thread(self.reader.timeseries, window, self._clock(), bucket_s)
+
     async def scores(self, since: float | None = None) -> list[float]:
         """Router scores recorded since ``since`` (oldest first), for ``edgeroute calibrate``."""
         return await asyncio.to_thread(self.reader.scores, since)

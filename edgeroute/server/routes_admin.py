@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -12,9 +14,11 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from edgeroute import __version__
+from edgeroute.errors import EdgerouteError
 from edgeroute.server.app import services_of
 
 router = APIRouter()
+log = logging.getLogger("edgeroute.server")
 
 
 @router.get("/health")
@@ -146,3 +150,92 @@ async def set_router(body: RouterIn, request: Request) -> dict[str, Any]:
     services = services_of(request)
     services.settings.router.target_cloud_share = body.target_cloud_share
     return await router_state(request)
+
+
+BUCKETS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+@router.get("/api/timeseries")
+async def timeseries(
+    request: Request, window: str = "7d", bucket: Literal["minute", "hour", "day"] = "hour"
+) -> dict[str, Any]:
+    """Spend against would-have-spent per time bucket, for the dashboard's chart."""
+    points = await services_of(request).ledger.timeseries(window, BUCKETS[bucket])
+    return {"window": window, "bucket": bucket, "points": points}
+
+
+class PullIn(BaseModel):
+    model: str = Field(min_length=1)
+    name: str | None = None
+
+
+class _QueueProgress:
+    """Download progress from the pull's worker thread, handed to the event loop as SSE events."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self.loop, self.queue = loop, queue
+        self.total: int | None = None
+        self.last = 0.0
+
+    def _put(self, event: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+    def start(self, label: str, total: int | None, done: int) -> None:
+        self.total = total
+        self._put({"status": "downloading", "file": label, "bytes": done, "total": total})
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.25:  # a few events a second is plenty for a progress bar
+            self.last = now
+            self._put({"status": "downloading", "bytes": done, "total": self.total})
+
+    def finish(self) -> None:
+        pass
+
+
+@router.post("/api/pull")
+async def pull(body: PullIn, request: Request) -> StreamingResponse:
+    """Pull a model through the daemon (the TUI's Models tab): SSE progress, then ``done`` or ``error``.
+    The model is served as soon as it is complete, without a restart."""
+    from edgeroute.hub.catalog import load_catalog
+    from edgeroute.hub.hfapi import HubClient
+    from edgeroute.hub.pull import Puller
+    from edgeroute.hub.store import ModelStore
+
+    services = services_of(request)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    progress = _QueueProgress(loop, queue)
+    puller = Puller(
+        ModelStore(services.paths.models_dir),
+        HubClient.from_environ(),
+        load_catalog(),
+        progress=progress,
+        notes=lambda text: progress._put({"status": "note", "message": text}),
+    )
+
+    def run() -> None:
+        try:
+            result = puller.pull(body.model, name=body.name)
+            services.engine.refresh()
+            progress._put(
+                {"status": "done", "name": result.model.manifest.name, "up_to_date": result.up_to_date}
+            )
+        except EdgerouteError as exc:
+            progress._put({"status": "error", "message": exc.message})
+        except Exception:
+            log.exception("pull of %s failed", body.model)
+            progress._put({"status": "error", "message": "the pull failed; see the daemon log"})
+
+    task = loop.run_in_executor(None, run)  # keeps going if the client leaves: the file is resumable anyway
+
+    async def events() -> AsyncIterator[bytes]:
+        while True:
+            event = await queue.get()
+            yield b"data: " + json.dumps(event).encode() + b"\n\n"
+            if event["status"] in ("done", "error"):
+                await task
+                return
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"cache-control": "no-cache"})

@@ -296,3 +296,12 @@ def test_mode_switch_changes_the_next_route(stack: LiveServer, cloud: FakeCloud)
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "mode"
     finally:
         httpx.post(stack.url + "/api/mode", json={"mode": "auto"})
+
+
+def test_timeseries_agrees_with_stats(stack: LiveServer) -> None:
+    oai(stack).chat.completions.create(model="cloud/gpt", messages=MSG)
+    stats = httpx.get(stack.url + "/api/stats?window=7d").json()
+    series = httpx.get(stack.url + "/api/timeseries?window=7d&bucket=hour").json()
+    assert sum(p["requests"] for p in series["points"]) == stats["requests"]
+    assert round(sum(p["cost_usd"] for p in series["points"]), 6) == round(stats["cost_usd"], 6)
+    assert httpx.get(stack.url + "/api/timeseries?bucket=fortnight").status_code == 400
