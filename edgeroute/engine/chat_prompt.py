@@ -1,0 +1,89 @@
+"""Chat messages -> the model's prompt text, inside the worker.
+
+Order of preference: an explicit ``chat_format`` from the config (a Jinja template, or the name of one of
+llama.cpp's built-in templates such as ``chatml``, ``gemma``, ``llama3``), then the GGUF's own
+``tokenizer.chat_template`` rendered with Jinja exactly as transformers would, then llama.cpp's built-in
+template for the model family (some GGUFs, the Gemma 3 270M starter among them, carry no template).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+# Model families whose GGUFs sometimes lack a template -> llama.cpp's built-in template for them.
+_FAMILY_TEMPLATES = {
+    "gemma": "gemma",
+    "gemma2": "gemma",
+    "gemma3": "gemma",
+    "gemma3n": "gemma",
+    "phi3": "phi3",
+}
+DEFAULT_TEMPLATE = "chatml"
+
+
+class ChatTemplateError(ValueError):
+    """The template refused the conversation (e.g. roles that do not alternate)."""
+
+
+def looks_like_jinja(text: str) -> bool:
+    return "{%" in text or "{{" in text
+
+
+class ChatPromptBuilder:
+    """Renders a conversation with one fixed template; ``describe`` names it for logs and status."""
+
+    def __init__(
+        self,
+        *,
+        gguf_template: str | None,
+        override: str | None,
+        architecture: str,
+        bos_token: str,
+        eos_token: str,
+    ) -> None:
+        self._jinja: Any = None
+        self._builtin: bytes | None = None
+        source = override or gguf_template
+        if source is not None and looks_like_jinja(source):
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._jinja = Jinja2ChatFormatter(template=source, eos_token=eos_token, bos_token=bos_token)
+            self.describe = "config template" if override else "gguf template"
+        else:
+            name = override or _FAMILY_TEMPLATES.get(architecture, DEFAULT_TEMPLATE)
+            self._builtin = name.encode("utf-8")
+            self.describe = f"llama.cpp:{name}"
+            self.render([{"role": "user", "content": "hi"}])  # an unknown name fails at load, not per request
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
+        if self._jinja is not None:
+            try:
+                result = self._jinja(messages=messages, tools=tools)
+            except Exception as exc:  # jinja raise_exception() and template bugs
+                raise ChatTemplateError(
+                    f"the model's chat template rejected the conversation: {exc}"
+                ) from None
+            return str(result.prompt)
+        assert self._builtin is not None
+        return _apply_builtin(self._builtin, messages)
+
+
+def _apply_builtin(name: bytes, messages: list[dict[str, Any]]) -> str:
+    import llama_cpp
+
+    keep = [(str(m["role"]).encode("utf-8"), str(m.get("content") or "").encode("utf-8")) for m in messages]
+    array = (llama_cpp.llama_chat_message * len(keep))()
+    for slot, (role, content) in zip(array, keep, strict=True):
+        slot.role = role
+        slot.content = content
+    size = 4096 + 2 * sum(len(c) for _, c in keep)
+    for _ in range(2):
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_chat_apply_template(name, array, len(keep), True, buf, size)
+        if n < 0:
+            raise ChatTemplateError(f"llama.cpp has no chat template named {name.decode()!r}")
+        if n <= size:
+            return buf.raw[:n].decode("utf-8", errors="replace")
+        size = n + 1
+    raise ChatTemplateError("chat template output did not fit")
