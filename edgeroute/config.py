@@ -241,6 +241,7 @@ class RouterConfig(Section):
     target_cloud_share: Share = 0.3
     default_fallbacks: list[str] = Field(default_factory=list)
     embedding_model: str | None = Field(None, description="Local embedding model used for routing.")
+    use_embedding: bool = Field(True, description="Embed prompts for the score (off: cheap features only).")
     keep_sensitive_local: bool = Field(True, description="Prompts with secrets or personal data stay local.")
     sensitive_kinds: list[str] | None = Field(
         None, description="Which detectors run (default: all; see docs/routing.md)."
@@ -254,7 +255,6 @@ class RouterConfig(Section):
         description="Thresholds from `edgeroute calibrate` (default: the data dir's router-calibration.json).",
     )
     model_file: Path | None = Field(None, description="A trained router artifact (default: the shipped one).")
-    embedding_max_tokens: PositiveInt = Field(48, description="Embed at most this many tokens of a prompt.")
     routes: list[TaskRouteConfig] = Field(default_factory=list)
     cascade: CascadeConfig = Field(default_factory=CascadeConfig)
     adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -13,6 +12,20 @@ from edgeroute import __version__
 # name -> ("module:attribute", one-line help). Keep the help here in sync with the command's docstring.
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("edgeroute.cli.config_cmd:config", "Create, show and validate the config file."),
+    "route": (
+        "edgeroute.cli.route_cmd:route",
+        "Route prompts from a JSONL file and print one decision per line.",
+    ),
+    "eval": (
+        "edgeroute.cli.route_cmd:eval_",
+        "Measure the router on per-prompt outcomes: APGR, CPT, baselines.",
+    ),
+    "calibrate": (
+        "edgeroute.cli.route_cmd:calibrate",
+        "Calibrate router thresholds on your own recent traffic.",
+    ),
+    "keys": ("edgeroute.cli.keys_cmd:keys", "Store cloud API keys in the OS keyring: set, list, rm."),
+    "stats": ("edgeroute.cli.stats_cmd:stats", "Show requests, spend and savings."),
     "pull": ("edgeroute.cli.models_cmd:pull", "Download a model from the Hugging Face hub."),
     "models": ("edgeroute.cli.models_cmd:models", "List downloaded models; `models info NAME` shows one."),
     "rm": ("edgeroute.cli.models_cmd:rm", "Delete a downloaded model."),
@@ -25,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show whether the daemon runs: pid, address, uptime, loaded models.",
     ),
     "stop": ("edgeroute.cli.serve_cmd:stop", "Stop the daemon gracefully."),
+    "tui": (
+        "edgeroute.cli.tui_cmd:tui",
+        "Live dashboard: local-vs-cloud routing, savings, requests, models.",
+    ),
     "service": (
         "edgeroute.cli.service_cmd:service",
         "Run edgeroute at login (systemd user unit / launchd agent).",
@@ -66,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
