@@ -80,6 +80,18 @@ def clear_state(paths: Paths) -> None:
             path.unlink()
 
 
+def disable_core_dumps() -> None:
+    """No core files of the daemon or its workers: they inherit this limit, and a core file would hold
+    the cloud keys the daemon had in memory (and prompts) on disk, where any backup or crash reporter may
+    pick it up. The hard limit is 0 too, so nothing in the process tree can raise it again."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows writes no core files
+        return
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def check_bind_policy(host: str, has_tokens: bool) -> None:
     if host not in LOOPBACK and not has_tokens:
         raise DaemonError(

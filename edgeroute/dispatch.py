@@ -12,7 +12,9 @@ target failed to connect, a request that may run locally gets the default local 
 Every attempt is kept in order (the one that answered last, with ``error=None``); the server puts the
 failures in ``x-edgeroute-fallbacks`` and the ledger stores them all. When everything fails:
 :class:`~edgeroute.errors.AllTargetsFailed` naming every attempt (503 when all were merely unavailable, else
-502), or the one actionable error when every attempt failed the same way (no key: which command to run).
+502), or the one actionable error when every attempt failed the same way (no key: which command to run;
+a busy local model: ``local_busy`` with its Retry-After; a client error such as a chat request to an
+embedding model: that 4xx).
 """
 
 from __future__ import annotations
@@ -206,7 +208,8 @@ class Dispatcher:
         while index < len(chain):
             target = chain[index]
             index += 1
-            opened = await self._try(target, req, decision, walk)
+            cascade = decision.cascade and index == 1 and index < len(chain)
+            opened = await self._try(target, req, decision, walk, cascade=cascade)
             if opened is not None:
                 return opened
             if index == len(chain):
@@ -233,7 +236,12 @@ class Dispatcher:
         req: ChatRequest,
         decision: RouteDecision,
         walk: _Walk,
+        *,
+        cascade: bool = False,
     ) -> OpenedStream | None:
+        """Open ``target`` and pull its first event. With ``cascade`` (a local first try that has a
+        target to escalate to), the local answer is held back until its token confidence is judged; an
+        unsure answer is closed and recorded as a ``cascade_escalated`` attempt, so the walk moves on."""
         parts = split_target(target)
         started = self._clock()
         model: CloudModelConfig | None = None
@@ -244,11 +252,16 @@ class Dispatcher:
             if tier == "cloud":
                 model, stream = await self._open_cloud(name, target, req, walk)
             else:
-                stream = self.local.stream_chat(name, req, want_stats=decision.cascade)
+                stream = self.local.stream_chat(name, req, want_stats=cascade)
         except _Skip as skip:
             walk.add(Attempt(target, skip.code, message=skip.message), skip.error)
             return None
         try:
+            if cascade:
+                kept = await self._gate(stream, target, started, walk)
+                if kept is None:
+                    return None
+                stream = kept
             first: StreamEvent | None = await anext(stream)
         except StopAsyncIteration:
             first = None
@@ -261,6 +274,20 @@ class Dispatcher:
         latency = self._ms(started)
         walk.add(Attempt(target, None, None, latency), None)
         return OpenedStream(target, tier, _replay(first, stream), walk.trail, model, latency)
+
+    async def _gate(
+        self, stream: AsyncIterator[StreamEvent], target: str, started: float, walk: _Walk
+    ) -> AsyncIterator[StreamEvent] | None:
+        from edgeroute.router.cascade import gate_stream
+
+        gated = await gate_stream(stream, self.settings.router.cascade)
+        if gated.verdict.escalate:
+            walk.add(
+                Attempt(target, "cascade_escalated", None, self._ms(started), gated.verdict.reason), None
+            )
+            log.info("cascade: %s was unsure (%s); escalating", target, gated.verdict.reason)
+            return None
+        return gated.events
 
     def _record_failure(self, target: str, exc: Exception, started: float, walk: _Walk) -> None:
         if isinstance(exc, EdgerouteError):
@@ -316,12 +343,19 @@ class Dispatcher:
         final = walk.final()
         codes = {a.error for a, _ in final}
         exc: EdgerouteError
-        if codes == {"missing_api_key"}:
-            exc = next(e for _, e in final if e is not None)
-        elif codes == {"context_length_exceeded"}:
+        errors = [e for _, e in final if e is not None]
+        same = len(codes) == 1 and len(errors) == len(final) > 0
+        if codes == {"context_length_exceeded"}:
             exc = ContextLengthExceeded(
                 "The prompt fits no target: " + "; ".join(_describe(a) for a, _ in final), param="messages"
             )
+        elif same and (
+            codes <= {"missing_api_key", "local_busy"}
+            or all(400 <= e.status < 500 and not isinstance(e, UpstreamError) for e in errors)
+        ):
+            # One actionable error: which command to run, a busy model with its Retry-After, or what is
+            # wrong with the request itself (e.g. a chat request to an embedding model): not a 502.
+            exc = errors[0]
         else:
             unavailable = bool(final) and codes <= UNAVAILABLE
             waits = [e.retry_after for _, e in final if e is not None and e.retry_after is not None]

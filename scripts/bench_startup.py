@@ -31,7 +31,9 @@ def main() -> None:
         name = "edgeroute " + " ".join(args)
         print(f"{name:<28}{statistics.median(s):>10.1f}{min(s):>10.1f}{max(s):>10.1f}{'300':>10}")
     s = time_command([sys.executable, "-c", "pass"])
-    print(f"{'python -c pass (floor)':<28}{statistics.median(s):>10.1f}{min(s):>10.1f}{max(s):>10.1f}{'':>10}")
+    print(
+        f"{'python -c pass (floor)':<28}{statistics.median(s):>10.1f}{min(s):>10.1f}{max(s):>10.1f}{'':>10}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class _Window:
     def __init__(self, period: Period) -> None:
         self.period = period
         self.start = float("-inf")
+        self.end = float("-inf")
         self.by_client: dict[str | None, int] = {}
         self.total = 0
 
@@ -59,7 +60,9 @@ class _Window:
         return month_start(now, tz), next_month_start(now, tz)
 
     def roll(self, now: float, tz: tzinfo | None) -> None:
-        start, _ = self.bounds(now, tz)
+        if self.start <= now < self.end:  # the common case, on every request: no calendar arithmetic
+            return
+        start, self.end = self.bounds(now, tz)
         if start != self.start:
             self.start = start
             self.by_client = {}

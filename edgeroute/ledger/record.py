@@ -81,8 +81,19 @@ class LedgerRecord:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
 
+def _attempt_dict(a: Attempt) -> dict[str, Any]:
+    # Explicit rather than dataclasses.asdict, which deep-copies recursively (on every request's path).
+    return {
+        "target": a.target,
+        "error": a.error,
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "message": a.message,
+    }
+
+
 def attempts_to_json(attempts: list[Attempt]) -> str:
-    return json.dumps([asdict(a) for a in attempts], separators=(",", ":"))
+    return json.dumps([_attempt_dict(a) for a in attempts], separators=(",", ":"))
 
 
 def attempts_from_json(text: str | None) -> list[Attempt]:

@@ -79,13 +79,15 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[str, ...] = MIGRATIONS) 
     return schema_version(conn)
 
 
-def connect_writer(path: Path, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
+def connect_writer(
+    path: Path, *, synchronous: Synchronous = "FULL", busy_timeout_s: float = 30.0
+) -> sqlite3.Connection:
     """The one connection that writes: WAL (readers never block it), explicit transactions."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():  # private from the start: SQLite gives the -wal/-shm files the same mode
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":  # pragma: no cover - only on filesystems without shared memory
         raise sqlite3.OperationalError(f"cannot put the ledger in WAL mode (got {mode})")

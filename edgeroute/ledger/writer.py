@@ -93,10 +93,12 @@ class Ledger:
         log_prompts: bool = False,
         synchronous: Synchronous = "NORMAL",
         batch_max: int = 512,
+        busy_timeout_s: float = 30.0,
     ) -> Ledger:
-        """Create or upgrade the file (migrations) and start the writer thread."""
+        """Create or upgrade the file (migrations) and start the writer thread. ``busy_timeout_s``: how long
+        a commit waits for a lock another process holds before the batch fails with :class:`LedgerError`."""
         path = Path(path)
-        conn = connect_writer(path, synchronous=synchronous)
+        conn = connect_writer(path, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
         try:
             migrate(conn)
         except BaseException:
@@ -182,6 +184,10 @@ class Ledger:
                 results.append((pending, None, exc))
         try:
             results.extend(self._commit(rows))
+        except sqlite3.OperationalError as exc:
+            # The file, not a row, is at fault (locked past busy_timeout, disk full, I/O error): retrying
+            # row by row would make every waiting request wait out busy_timeout once more.
+            results.extend((pending, None, exc) for pending, _ in rows)
         except sqlite3.Error:
             # One bad row must not take the others down: retry each in its own transaction.
             for pending, row in rows:

@@ -55,7 +55,7 @@ def create_app(
     shutdown; ``components`` replace single ones (``keys=KeyStore(memory backend)``, ``engine=...``), and a
     whole pre-built ``services`` may be injected (then the caller closes it)."""
     from edgeroute.paths import resolve_paths
-    from edgeroute.server import routes_admin, routes_anthropic, routes_openai
+    from edgeroute.server import openapi, routes_admin, routes_anthropic, routes_openai
     from edgeroute.server.services import build_services
 
     resolved_paths = paths or resolve_paths()
@@ -93,12 +93,16 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(
+        response = error_response(
             request,
             EdgerouteError(
                 str(exc.detail), status=exc.status_code, code=code, error_type="invalid_request_error"
             ),
         )
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the last route tried
+            response.headers["allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -110,6 +114,7 @@ def create_app(
     app.include_router(routes_openai.router)
     app.include_router(routes_anthropic.router)
     app.include_router(routes_admin.router)
+    openapi.install(app)
 
     server = settings.server
     if server.allowed_origins:
@@ -149,6 +154,17 @@ def create_app(
         max_body_bytes=int(server.max_body_mb * 1024 * 1024),
     )
     return app
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def services_of(request: Request) -> Services:

@@ -1,21 +1,20 @@
 """The request path shared by every endpoint: resolve the model name, decide the route, open the stream
 through the dispatcher's fallback chain, and describe the outcome in response headers.
 
-Until the learned router is wired in, ``auto`` goes through :func:`simple_decide`; every route decision
-still comes from exactly one call, :meth:`Gateway.decide`.
+Every route decision comes from one call, ``DaemonRouter.decide`` (edgeroute/server/routing.py), which
+wraps the router's pure ``decide()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edgeroute.chat import Attempt, ChatRequest, RouteDecision
-from edgeroute.errors import ModelNotFound, UnsupportedByModel
+from edgeroute.chat import Attempt, RouteDecision
+from edgeroute.errors import ModelNotFound
 
 if TYPE_CHECKING:
-    from edgeroute.config import Settings
+    pass
 
 
 class LocalModels(Protocol):
@@ -58,41 +57,6 @@ def resolve_model(name: str, targets: Targets) -> str | None:
             return matches[0]
     known = ["auto"] + [f"local/{n}" for n in targets.local] + [f"cloud/{n}" for n in targets.cloud]
     raise ModelNotFound(f"The model '{name}' does not exist. Available: {', '.join(known)}", param="model")
-
-
-def simple_decide(
-    req: ChatRequest, pinned: str | None, targets: Targets, settings: Settings
-) -> RouteDecision:
-    """A deliberately plain stand-in for the router: pinned or hinted targets, private and mode rules,
-    else the default local model."""
-    premium = settings.premium_model()
-    local = targets.default_local()
-    if pinned:
-        return RouteDecision(
-            tier="local" if pinned.startswith("local/") else "cloud", target=pinned, reason="rule:pinned"
-        )
-    if req.private or settings.router.mode == "local-only" or req.route_hint == "local":
-        why = (
-            "rule:private"
-            if req.private
-            else "rule:mode local-only"
-            if req.route_hint != "local"
-            else "rule:header local"
-        )
-        if local is None:
-            raise UnsupportedByModel("No local chat model is available", code="no_local_model")
-        return RouteDecision(tier="local", target=f"local/{local}", reason=why)
-    if (settings.router.mode == "cloud-only" or req.route_hint == "cloud") and premium is not None:
-        why = "rule:mode cloud-only" if req.route_hint != "cloud" else "rule:header cloud"
-        return RouteDecision(tier="cloud", target=f"cloud/{premium.name}", reason=why)
-    if local is not None:
-        return RouteDecision(tier="local", target=f"local/{local}", reason="default:local")
-    if premium is not None:
-        return RouteDecision(tier="cloud", target=f"cloud/{premium.name}", reason="default:no-local-model")
-    raise UnsupportedByModel("No model is configured or installed", code="no_model")
-
-
-Decider = Callable[[ChatRequest, str | None, Targets, "Settings"], RouteDecision]
 
 
 def route_headers(decision: RouteDecision, served: str, trail: list[Attempt]) -> dict[str, str]:

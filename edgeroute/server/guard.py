@@ -4,7 +4,7 @@ Any web page the user opens can send requests to localhost, so before a request 
 - ``Host`` must be localhost / 127.0.0.1 / [::1] or a configured name (DNS-rebinding protection): 403;
 - an ``Origin`` header must be a configured origin (cross-site requests): 403;
 - POST bodies must be ``application/json`` (a ``text/plain`` "simple request" skips the browser's
-  CORS preflight): 415;
+  CORS preflight): 415 (a request without a body needs no content type);
 - with tokens configured, ``Authorization: Bearer`` or ``x-api-key`` must match one: 401;
 - bodies over the limit: 413 (by Content-Length, or counted while buffering a chunked body).
 Errors use the OpenAI shape, or the Anthropic shape on ``/v1/messages``.
@@ -58,6 +58,7 @@ class RequestGuard:
             return
         host = origin = ctype = auth = api_key = agent = b""
         length = -1
+        chunked = False
         for key, value in scope["headers"]:
             if key == b"host":
                 host = value
@@ -73,6 +74,8 @@ class RequestGuard:
                 api_key = value
             elif key == b"user-agent":
                 agent = value
+            elif key == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
         path: str = scope["path"]
         anthropic = path.startswith("/v1/messages")
 
@@ -103,7 +106,9 @@ class RequestGuard:
                 await deny(401, "invalid_api_key", "Missing or invalid API token")
                 return
         scope.setdefault("state", {})["client"] = client or _agent_name(agent)
-        if method in ("POST", "PUT", "PATCH"):
+        # Only a request that carries a body can smuggle one past the preflight; an empty POST (load a
+        # model) needs no content type, and a PUT to a GET route gets its 405 from the router.
+        if method in ("POST", "PUT", "PATCH") and (length > 0 or (length < 0 and chunked)):
             if ctype.split(b";", 1)[0].strip().lower() != b"application/json":
                 await deny(415, "unsupported_media_type", "Request bodies must be sent as application/json")
                 return

@@ -7,6 +7,7 @@ away mid-stream, the generator is cancelled and the upstream or local generation
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -83,8 +84,15 @@ def sse_response(
             outcome.usage = renderer.usage
             if not outcome.finished and outcome.error is None:
                 with anyio.CancelScope(shield=True):  # the client went away: still account for it
-                    await on_done(outcome)
-        extra = await on_done(outcome)  # committed before the last bytes leave
+                    with contextlib.suppress(EdgerouteError):  # a failed row is logged by the ledger
+                        await on_done(outcome)
+        try:
+            extra = await on_done(outcome)  # committed before the last bytes leave
+        except EdgerouteError as exc:
+            # No row, no complete answer: the stream ends with the error (the ledger logged why), never
+            # with the success terminator a client could take as "recorded".
+            yield error_body(exc)
+            return
         yield error_body(outcome.error) if outcome.error is not None else renderer.end(extra)
 
     return StreamingResponse(

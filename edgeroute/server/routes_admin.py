@@ -9,9 +9,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgeroute import __version__
 from edgeroute.errors import EdgerouteError
@@ -84,7 +84,10 @@ async def stats(request: Request, window: str = "today") -> dict[str, Any]:
 
 @router.get("/api/requests")
 async def recent_requests(
-    request: Request, limit: int = 50, before_id: int | None = None, client: str | None = None
+    request: Request,
+    limit: int = 50,
+    before_id: int | None = Query(None, ge=0, le=2**63 - 1),  # a row id: SQLite's integer range
+    client: str | None = None,
 ) -> dict[str, Any]:
     rows = await services_of(request).ledger.recent(max(1, min(limit, 500)), before_id, client)
     return {"requests": [row.to_dict() if hasattr(row, "to_dict") else row for row in rows]}
@@ -141,6 +144,8 @@ async def router_state(request: Request) -> dict[str, Any]:
 
 
 class RouterIn(BaseModel):
+    model_config = ConfigDict(strict=True)  # "0.5" or true is a client bug, not a share
+
     target_cloud_share: float = Field(ge=0, le=1)
 
 

@@ -72,9 +72,22 @@ async def completions(body: CompletionRequestIn, request: Request) -> Response:
     req = wire.completion_request(body)
     controls = request_controls(request)
     req.private, req.client = controls["private"], controls["client"]
-    name = _local_name(req.model, services, want="fim" if req.suffix is not None else "chat")
-    served = f"local/{name}"
     outcome = Outcome()
+    try:
+        name = _local_name(req.model, services, want="fim" if req.suffix is not None else "chat")
+    except EdgerouteError as exc:
+        await services.record_refused(
+            request_id=req.request_id,
+            endpoint="/v1/completions",
+            requested=req.model,
+            client=req.client,
+            exc=exc,
+            latency_ms=outcome.latency_ms,
+            stream=req.stream,
+            prompt=req.prompt + (req.suffix or ""),
+        )
+        raise
+    served = f"local/{name}"
     events = services.engine.stream_completion(name, req)
     on_done = services.completion_hook(req, served, "/v1/completions")
     headers = {
@@ -98,15 +111,26 @@ async def completions(body: CompletionRequestIn, request: Request) -> Response:
 async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
     services = services_of(request)
     req: EmbeddingRequest = wire.embedding_request(body)
-    name = _local_name(req.model, services, want="embed")
-    entry = services.engine.get(name)
-    if not entry.is_embedding:
-        raise UnsupportedByModel(
-            f"local/{name} is not an embedding model", code="not_an_embedding_model", param="model"
-        )
-    started = time.perf_counter()
-    result = await services.engine.embed(name, req.inputs)
     client = request_controls(request)["client"]
+    started = time.perf_counter()
+    try:
+        name = _local_name(req.model, services, want="embed")
+        entry = services.engine.get(name)
+        if not entry.is_embedding:
+            raise UnsupportedByModel(
+                f"local/{name} is not an embedding model", code="not_an_embedding_model", param="model"
+            )
+        result = await services.engine.embed(name, req.inputs)
+    except EdgerouteError as exc:  # every request that reached the endpoint is a ledger row
+        await services.record_refused(
+            request_id=req.request_id,
+            endpoint="/v1/embeddings",
+            requested=req.model,
+            client=client,
+            exc=exc,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        raise
     latency = (time.perf_counter() - started) * 1000
     await services.record_embedding(
         req.request_id, req.model, f"local/{name}", client, result.prompt_tokens, latency

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from edgeroute.paths import Paths
 
 
+KEEP_ALIVE_S = 30
+
+
 def run_server(
     settings: Settings, paths: Paths, sock: socket.socket, url: str, log_level: str = "info"
 ) -> None:
@@ -19,6 +22,7 @@ def run_server(
     from edgeroute import daemon
     from edgeroute.server.app import create_app
 
+    daemon.disable_core_dumps()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings, paths)
     config = uvicorn.Config(
@@ -27,6 +31,9 @@ def run_server(
         access_log=False,  # request lines add nothing the ledger lacks, and cost time per request
         timeout_graceful_shutdown=int(settings.server.drain_seconds) or None,
         server_header=False,
+        # Longer than the 5 s idle expiry of httpx-based clients (the OpenAI and Anthropic SDKs): with equal
+        # timeouts a client may reuse a connection the server is closing that instant and get a ReadError.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     server = uvicorn.Server(config)
     daemon.write_state(paths, url)

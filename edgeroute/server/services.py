@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
 from edgeroute.errors import EdgerouteError
-from edgeroute.server.gateway import Decider, Targets, resolve_model, simple_decide
+from edgeroute.server.gateway import Targets, resolve_model
 from edgeroute.server.respond import Done, Outcome
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from edgeroute.ledger import BudgetGuard, Ledger, Metrics, PriceBook, RateLimiter
     from edgeroute.paths import Paths
     from edgeroute.providers import CloudPool
+    from edgeroute.server.routing import DaemonRouter
 
 log = logging.getLogger("edgeroute.server")
 
@@ -44,7 +45,7 @@ class Services:
     budget: BudgetGuard
     limiter: RateLimiter
     metrics: Metrics
-    decide: Decider = simple_decide
+    router: DaemonRouter
     extras: dict[str, Any] = field(default_factory=dict)
 
     def targets(self) -> Targets:
@@ -64,7 +65,7 @@ class Services:
             pinned = resolve_model(
                 req.model, Targets(local=targets.local, cloud={c.name: c for c in self.settings.cloud})
             )
-            decision = self.decide(req, pinned, targets, self.settings)
+            decision = await self.router.decide(req, pinned, targets)
             decision = self._within_budget(req, decision, targets, prompt_estimate)
             opened = await self.dispatcher.open_stream(req, decision)
         except EdgerouteError as exc:
@@ -188,6 +189,14 @@ class Services:
             tier=tier, served_model=served, usage=usage, seconds=outcome.latency_ms / 1000
         )
         error = outcome.error.code if outcome.error else None if outcome.finished else "client_disconnected"
+        if outcome.error is not None:  # after the first token: no fallback, so the log must say it
+            log.warning(
+                "%s: %s failed mid-answer (%s): %s",
+                request_id,
+                served,
+                outcome.error.code,
+                outcome.error.message,
+            )
         status = outcome.error.status if outcome.error else 200 if outcome.finished else 499
         await self.ledger.record(
             LedgerRecord(
@@ -218,6 +227,42 @@ class Services:
             )
         )
         return {"cost_usd": money.cost_usd, "saved_usd": money.saved_usd}
+
+    async def record_refused(
+        self,
+        *,
+        request_id: str,
+        endpoint: str,
+        requested: str,
+        client: str | None,
+        exc: EdgerouteError,
+        latency_ms: float,
+        stream: bool = False,
+        prompt: str | None = None,
+    ) -> None:
+        """A completions or embeddings request that failed before any output (unknown model, a busy
+        local model...): a $0 row, as chat requests get from :meth:`open_chat`."""
+        from edgeroute.ledger import LedgerRecord
+
+        money = self.prices.account(tier=None, served_model=None, usage=Usage(0, 0))
+        await self.ledger.record(
+            LedgerRecord(
+                request_id=request_id,
+                endpoint=endpoint,
+                requested_model=requested,
+                status=exc.status,
+                latency_ms=latency_ms,
+                client=client,
+                attempts=list(exc.attempts),
+                error=exc.code,
+                cost_usd=money.cost_usd,
+                counterfactual_usd=money.counterfactual_usd,
+                saved_usd=money.saved_usd,
+                reference_model=money.reference,
+                stream=stream,
+                prompt_text=prompt,
+            )
+        )
 
     async def record_embedding(
         self, request_id: str, requested: str, served: str, client: str | None, tokens: int, latency_ms: float
@@ -293,6 +338,9 @@ async def build_services(settings: Settings, paths: Paths, **overrides: Any) -> 
         lambda: float(sum(m.queued + m.active for m in engine.status().models)),
         lambda: float(len(engine.status().models)),
     )
+    from edgeroute.server.routing import DaemonRouter
+
+    router = overrides.pop("router", None) or DaemonRouter(settings, paths, engine, cloud, budget)
     return Services(
         settings=settings,
         paths=paths,
@@ -305,5 +353,6 @@ async def build_services(settings: Settings, paths: Paths, **overrides: Any) -> 
         budget=budget,
         limiter=limiter,
         metrics=metrics,
+        router=router,
         **overrides,
     )

@@ -112,6 +112,18 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: ".encode() + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
+def usage_json(usage: Usage) -> dict[str, int]:
+    """Anthropic's usage: ``input_tokens`` leaves out the prompt tokens read from the cache, which are
+    ``cache_read_input_tokens`` (internally, as in OpenAI's convention, prompt tokens include them)."""
+    out = {
+        "input_tokens": usage.prompt_tokens - usage.cached_tokens,
+        "output_tokens": usage.completion_tokens,
+    }
+    if usage.cached_tokens:
+        out["cache_read_input_tokens"] = usage.cached_tokens
+    return out
+
+
 def stop_reason(finish: FinishReason, stop_hit: str | None = None) -> str:
     return "stop_sequence" if stop_hit else STOP_REASONS.get(finish, "end_turn")
 
@@ -201,7 +213,7 @@ class MessagesStreamer:
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason(self._finish), "stop_sequence": None},
-            "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+            "usage": usage_json(usage),
         }
         return (
             self._close_block()
@@ -233,5 +245,5 @@ def message_response(model: str, result: Collected) -> dict[str, Any]:
         "content": content,
         "stop_reason": stop_reason(result.finish_reason),
         "stop_sequence": None,
-        "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+        "usage": usage_json(usage),
     }

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Strict types, as the schema documents them: `"stream": 0` or `"max_tokens": "5"` is a client bug to
+    # report (400 naming the field), not something to guess at. Unknown fields pass through.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class AnthropicMessageIn(Open):

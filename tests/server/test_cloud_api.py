@@ -210,20 +210,28 @@ def test_fallback_before_first_token_reports_the_answering_model(stack: LiveServ
 
 def test_private_request_never_reaches_the_cloud(stack: LiveServer, cloud: FakeCloud) -> None:
     before = cloud.count()
+    private = {"x-edgeroute-private": "1"}
     r = httpx.post(
         stack.url + "/v1/chat/completions",
         json={"model": "auto", "messages": MSG, "max_tokens": 3},
-        headers={"x-edgeroute-private": "1", "x-edgeroute-route": "cloud"},
+        headers=private,
         timeout=60,
     )
     assert r.status_code == 200 and r.headers["x-edgeroute-tier"] == "local"
-    pinned = httpx.post(
-        stack.url + "/v1/chat/completions",
-        json={"model": "cloud/gpt", "messages": MSG, "max_tokens": 3},
-        headers={"x-edgeroute-private": "1"},
-        timeout=60,
-    )
-    assert pinned.status_code >= 400 or pinned.headers["x-edgeroute-tier"] == "local"
+    assert r.headers["x-edgeroute-reason"].startswith("rule:private")
+    # Asking for the cloud as well is a contradiction: refused, not silently served somewhere.
+    for body, headers in (
+        ({"model": "auto"}, {**private, "x-edgeroute-route": "cloud"}),
+        ({"model": "cloud/gpt"}, private),
+    ):
+        refused = httpx.post(
+            stack.url + "/v1/chat/completions",
+            json={**body, "messages": MSG, "max_tokens": 3},
+            headers=headers,
+            timeout=60,
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "private_request_cloud_target"
     assert cloud.count() == before
 
 
