@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from edgeroute.chat import StreamEvent, Usage
+from edgeroute.chat import ChatRequest, StreamEvent, Usage
 from edgeroute.errors import EdgerouteError
 from edgeroute.wire.collect import Collected, collect
+
+if TYPE_CHECKING:
+    from edgeroute.server.services import Services
 
 
 class Renderer(Protocol):
@@ -118,3 +121,30 @@ async def collected(events: AsyncIterator[StreamEvent], outcome: Outcome) -> Col
 
 def json_response(body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
     return JSONResponse(body, headers=headers)
+
+
+async def serve_chat(
+    services: Services,
+    req: ChatRequest,
+    endpoint: str,
+    *,
+    renderer: Callable[[str], Any],
+    render_json: Callable[[str, Collected, dict[str, Any] | None], dict[str, Any]],
+    error_body: Callable[[EdgerouteError], bytes],
+) -> Response:
+    """One chat request, whatever its wire format: route and open it, then stream it through the format's
+    ``renderer`` (built for the model that answers) or collect it into ``render_json``'s body."""
+    from edgeroute.server.gateway import route_headers
+
+    outcome = Outcome()
+    decision, opened = await services.open_chat(req, endpoint)
+    headers = route_headers(decision, opened.target, opened.trail)
+    on_done = services.accounting_hook(req, decision, opened, endpoint)
+    if req.stream:
+        return sse_response(opened.events, renderer(opened.target), headers, on_done, error_body, outcome)
+    try:
+        result = await collected(opened.events, outcome)
+    finally:
+        extra = await on_done(outcome)
+    headers.update(services.cost_headers(extra))
+    return JSONResponse(render_json(opened.target, result, extra), headers=headers)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from edgeroute.errors import EdgerouteError
 from edgeroute.server.app import request_controls, services_of
-from edgeroute.server.gateway import route_headers
-from edgeroute.server.respond import Outcome, collected, sse_response
+from edgeroute.server.respond import serve_chat
 from edgeroute.wire import anthropic as wire
 from edgeroute.wire.anthropic_models import MessagesRequest
 
@@ -21,20 +20,15 @@ def _anthropic_error(exc: EdgerouteError) -> bytes:
 
 @router.post("/v1/messages", response_model=None)
 async def messages(body: MessagesRequest, request: Request) -> Response:
-    services = services_of(request)
     req = wire.chat_request(body)
     for key, value in request_controls(request).items():
         setattr(req, key, value)
-    outcome = Outcome()
-    decision, opened = await services.open_chat(req, "/v1/messages")
-    headers = route_headers(decision, opened.target, opened.trail)
-    on_done = services.accounting_hook(req, decision, opened, "/v1/messages")
-    if req.stream:
-        streamer = wire.MessagesStreamer(opened.target, input_tokens_estimate=len(req.prompt_text()) // 4)
-        return sse_response(opened.events, streamer, headers, on_done, _anthropic_error, outcome)
-    try:
-        result = await collected(opened.events, outcome)
-    finally:
-        extra = await on_done(outcome)
-    headers.update(services.cost_headers(extra))
-    return JSONResponse(wire.message_response(opened.target, result), headers=headers)
+    estimate = len(req.prompt_text()) // 4  # message_start needs input tokens before the model has counted
+    return await serve_chat(
+        services_of(request),
+        req,
+        "/v1/messages",
+        renderer=lambda served: wire.MessagesStreamer(served, input_tokens_estimate=estimate),
+        render_json=lambda served, result, extra: wire.message_response(served, result),
+        error_body=_anthropic_error,
+    )

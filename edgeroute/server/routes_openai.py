@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from edgeroute.chat import EmbeddingRequest
 from edgeroute.errors import EdgerouteError, InvalidRequest, ModelNotFound, UnsupportedByModel
 from edgeroute.server.app import request_controls, services_of
-from edgeroute.server.gateway import resolve_model, route_headers
-from edgeroute.server.respond import Outcome, collected, sse_response
+from edgeroute.server.gateway import resolve_model
+from edgeroute.server.respond import Outcome, collected, serve_chat, sse_response
 from edgeroute.wire import openai as wire
 from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
 
@@ -25,23 +25,17 @@ def _openai_error(exc: EdgerouteError) -> bytes:
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
-    services = services_of(request)
     req = wire.chat_request(body)
     for key, value in request_controls(request).items():
         setattr(req, key, value)
-    outcome = Outcome()
-    decision, opened = await services.open_chat(req, "/v1/chat/completions")
-    headers = route_headers(decision, opened.target, opened.trail)
-    on_done = services.accounting_hook(req, decision, opened, "/v1/chat/completions")
-    if req.stream:
-        chunker = wire.ChatChunker(opened.target, req.include_usage)
-        return sse_response(opened.events, chunker, headers, on_done, _openai_error, outcome)
-    try:
-        result = await collected(opened.events, outcome)
-    finally:
-        extra = await on_done(outcome)
-    headers.update(services.cost_headers(extra))
-    return JSONResponse(wire.chat_completion(opened.target, result, extra), headers=headers)
+    return await serve_chat(
+        services_of(request),
+        req,
+        "/v1/chat/completions",
+        renderer=lambda served: wire.ChatChunker(served, req.include_usage),
+        render_json=wire.chat_completion,
+        error_body=_openai_error,
+    )
 
 
 def _local_name(model: str, services: Any, *, want: str) -> str:

@@ -116,16 +116,35 @@ def _sse(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
 
 
-class ChatChunker:
-    """Turns internal events into ``chat.completion.chunk`` SSE lines for one stream."""
+class _Chunker:
+    """What every OpenAI stream shares: one id and creation time, the served model, and the ending (the
+    usage chunk with ``choices: []`` when the client asked for it, then ``[DONE]``)."""
 
-    def __init__(self, model: str, include_usage: bool, completion_id: str | None = None) -> None:
-        self.id = completion_id or "chatcmpl-" + uuid.uuid4().hex[:24]
+    OBJECT = ""
+
+    def __init__(self, model: str, include_usage: bool, prefix: str) -> None:
+        self.id = prefix + uuid.uuid4().hex[:24]
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
         self.usage: Usage | None = None
-        self._tool_index: dict[int, int] = {}
+
+    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
+        """The usage chunk (when asked for) and ``[DONE]``."""
+        if not self.include_usage:
+            return DONE
+        usage = usage_json(self.usage or Usage(0, 0, estimated=True), usage_extra)
+        chunk = {"id": self.id, "object": self.OBJECT, "created": self.created, "model": self.model}
+        return _sse({**chunk, "choices": [], "usage": usage}) + DONE
+
+
+class ChatChunker(_Chunker):
+    """Turns internal events into ``chat.completion.chunk`` SSE lines for one stream."""
+
+    OBJECT = "chat.completion.chunk"
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        super().__init__(model, include_usage, "chatcmpl-")
         self._saw_tools = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -164,25 +183,6 @@ class ChatChunker:
             return self._chunk({}, reason)
         return None
 
-    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
-        """The usage chunk (when asked for) and ``[DONE]``."""
-        out = b""
-        if self.include_usage:
-            out += _sse(
-                {
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": usage_json(self.usage or Usage(0, 0, estimated=True), usage_extra),
-                }
-            )
-        return out + DONE
-
-    def error(self, body: dict[str, Any]) -> bytes:
-        return _sse(body)
-
 
 def chat_completion(
     model: str, result: Collected, usage_extra: dict[str, Any] | None = None
@@ -210,15 +210,13 @@ def chat_completion(
     }
 
 
-class CompletionChunker:
+class CompletionChunker(_Chunker):
     """``text_completion`` SSE chunks for ``/v1/completions`` streams."""
 
+    OBJECT = "text_completion"
+
     def __init__(self, model: str, include_usage: bool) -> None:
-        self.id = "cmpl-" + uuid.uuid4().hex[:24]
-        self.created = int(time.time())
-        self.model = model
-        self.include_usage = include_usage
-        self.usage: Usage | None = None
+        super().__init__(model, include_usage, "cmpl-")
 
     def _chunk(self, text: str, finish: str | None) -> bytes:
         return _sse(
@@ -239,21 +237,6 @@ class CompletionChunker:
         elif isinstance(event, Finish):
             return self._chunk("", event.reason)
         return None
-
-    def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
-        out = b""
-        if self.include_usage:
-            out += _sse(
-                {
-                    "id": self.id,
-                    "object": "text_completion",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": usage_json(self.usage or Usage(0, 0, estimated=True), usage_extra),
-                }
-            )
-        return out + DONE
 
 
 def text_completion(
