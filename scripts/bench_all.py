@@ -303,7 +303,10 @@ def bench_local(runs: int, max_tokens: int) -> tuple[str, dict[str, float]]:
     if not script.exists():
         return "scripts/bench_local.py is not there yet", {}
     text = run_script(
-        [str(script), "--runs", str(runs), "--max-tokens", str(max_tokens), "--loads", "1"], timeout=900
+        # one llama.cpp thread on both sides: on a small shared box, threads spinning at barriers make the
+        # 2-thread figures swing by 4x from run to run (see "Local engine" in docs/performance.md)
+        [str(script), "--runs", str(runs), "--max-tokens", str(max_tokens), "--loads", "1", "--threads", "1"],
+        timeout=900,
     )
     found = {}
     match = re.search(r"tokens/s \(after first\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+) %", text)
@@ -405,7 +408,7 @@ def main() -> None:
                     key.removeprefix("route_").removesuffix("_p50_ms").replace("_", " ") + " p50",
                     f"{value:.2f} ms",
                 )
-        print("\nlocal generation (scripts/bench_local.py --runs 3 --max-tokens 64)")
+        print("\nlocal generation (scripts/bench_local.py --runs 3 --max-tokens 64 --threads 1)")
         if "local_tps" in r:
             row("engine tokens/s / raw llama-cpp-python", f"{r['local_tps']:.1f} / {r['raw_tps']:.1f}",
                 ">= 95 %", f"{r['local_vs_raw_pct']:.1f} % " + ok(r["local_vs_raw_pct"] >= 95))  # fmt: skip
