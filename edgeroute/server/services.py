@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
 from edgeroute.errors import EdgerouteError
+from edgeroute.providers.tokens import estimate_prompt_tokens, estimate_tokens
 from edgeroute.server.gateway import Targets, resolve_model
 from edgeroute.server.respond import Done, Outcome
 
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
     from edgeroute.server.routing import DaemonRouter
 
 log = logging.getLogger("edgeroute.server")
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap pre-dispatch token estimate (about four characters per token)."""
-    return len(text) // 4 + 1
 
 
 @dataclass
@@ -59,7 +55,7 @@ class Services:
         started = time.perf_counter()
         decision: RouteDecision | None = None
         try:
-            prompt_estimate = estimate_tokens(req.prompt_text())
+            prompt_estimate = estimate_prompt_tokens(req)
             self.limiter.acquire(req.client, prompt_estimate + (req.max_tokens or 0))
             targets = self.targets()
             pinned = resolve_model(
