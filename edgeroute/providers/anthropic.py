@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import httpx
-
 from edgeroute.chat import (
     ChatRequest,
     Finish,
@@ -32,15 +30,16 @@ from edgeroute.chat import (
 from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError, UpstreamRateLimited
 from edgeroute.providers.base import target_label
+from edgeroute.providers.http import UpstreamClient
 from edgeroute.providers.tokens import CompletionCounter, estimate_prompt_tokens
 from edgeroute.providers.upstream import (
     Deadline,
     http_timeout,
     iter_sse,
+    open_response,
     parse_json,
     read_body,
     scrub,
-    send_streaming,
     stream_ended_early,
 )
 
@@ -297,7 +296,7 @@ class EventReader:
 class AnthropicProvider:
     """One Messages API base URL."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+    def __init__(self, client: UpstreamClient, base_url: str) -> None:
         self._client = client
         self._url = messages_url(base_url)
 
@@ -306,15 +305,15 @@ class AnthropicProvider:
     ) -> AsyncIterator[StreamEvent]:
         label = target_label(model)
         deadline = Deadline(model, label)
-        request = self._client.build_request(
-            "POST",
+        response = await open_response(
+            self._client,
             self._url,
-            json=build_body(model, req),
-            headers={"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
-            timeout=http_timeout(model),
-        )
-        response = await send_streaming(
-            self._client, request, deadline, key_name=model.key_name, secret=api_key
+            build_body(model, req),
+            {"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
+            deadline,
+            http_timeout(model),
+            key_name=model.key_name,
+            secret=api_key,
         )
         try:
             reader = EventReader(req, label, api_key)
@@ -340,4 +339,4 @@ class AnthropicProvider:
             for event in reader.tail():
                 yield event
         finally:
-            await response.aclose()
+            response.close()

@@ -7,7 +7,7 @@ wire format and the upstream's stream back to internal events, in this order::
 
 ``Usage`` is exact when the upstream reports it, else estimated (``Usage.estimated``); ``Finish`` is always
 the last event. Failures raise :class:`~edgeroute.errors.UpstreamError` subclasses with
-``upstream_status`` set when the upstream answered with an HTTP error; httpx errors never leak out.
+``upstream_status`` set when the upstream answered with an HTTP error; transport errors never leak out.
 Retries, cooldowns and fallbacks are not a provider's business (see :mod:`edgeroute.providers.pool` and
 :mod:`edgeroute.dispatch`).
 """
@@ -21,7 +21,7 @@ from edgeroute.chat import ChatRequest, StreamEvent
 from edgeroute.config import CloudModelConfig
 
 if TYPE_CHECKING:
-    import httpx
+    from edgeroute.providers.http import UpstreamClient
 
 
 class CloudProvider(Protocol):
@@ -35,7 +35,7 @@ class CloudProvider(Protocol):
 
 
 # A provider kind: builds the provider for one base URL around the pool's client for it.
-ProviderFactory = Callable[["httpx.AsyncClient", str], CloudProvider]
+ProviderFactory = Callable[["UpstreamClient", str], CloudProvider]
 
 
 def target_label(model: CloudModelConfig) -> str:

@@ -1,8 +1,9 @@
-"""The cloud tier's shared state: one pooled ``httpx.AsyncClient`` per endpoint (provider kind + base URL),
-the providers built on them, their health, and the retry loop around every upstream call.
+"""The cloud tier's shared state: one pooled :class:`~edgeroute.providers.http.UpstreamClient` per
+endpoint (provider kind + base URL), the providers built on them, their health, and the retry loop around
+every upstream call.
 
-Built by the app (``create_app``) and closed with :meth:`CloudPool.aclose`; tests inject an httpx transport,
-a clock, a sleep and a random source so backoff and cooldowns run without waiting.
+Built by the app (``create_app``) and closed with :meth:`CloudPool.aclose`; tests inject a clock, a sleep
+and a random source so backoff and cooldowns run without waiting.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError
 from edgeroute.providers.base import CloudProvider, ProviderFactory, close_stream, target_label
 from edgeroute.providers.health import HealthBoard, HealthPolicy, Unavailable
+from edgeroute.providers.http import UpstreamClient
 from edgeroute.providers.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    import httpx
-
     from edgeroute.config import Settings
 
 log = logging.getLogger("edgeroute.providers")
@@ -58,7 +58,6 @@ class CloudPool:
         self,
         settings: Settings | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         kinds: Mapping[str, ProviderFactory] | None = None,
         retry: RetryPolicy | None = None,
         health: HealthPolicy | None = None,
@@ -67,14 +66,13 @@ class CloudPool:
         rand: Callable[[], float] = random.random,
         max_connections: int = 32,
     ) -> None:
-        self._transport = transport
         self._kinds = dict(kinds) if kinds is not None else default_kinds()
         self.retry = retry or RetryPolicy()
         self.health = HealthBoard(health, clock)
         self._sleep = sleep
         self._rand = rand
         self._max_connections = max_connections
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, UpstreamClient] = {}
         self._providers: dict[str, CloudProvider] = {}
 
     def provider(self, model: CloudModelConfig) -> CloudProvider:
@@ -82,15 +80,10 @@ class CloudPool:
         endpoint = endpoint_of(model)
         provider = self._providers.get(endpoint)
         if provider is None:
-            import httpx
-
             from edgeroute import __version__
 
-            client = httpx.AsyncClient(
-                transport=self._transport,
-                limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=8),
-                headers={"user-agent": f"edgeroute/{__version__}"},
-                follow_redirects=False,
+            client = UpstreamClient(
+                max_connections=self._max_connections, user_agent=f"edgeroute/{__version__}"
             )
             self._clients[endpoint] = client
             base_url = (model.base_url or default_base_url(model.provider)).rstrip("/")

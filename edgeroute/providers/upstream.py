@@ -1,8 +1,9 @@
 """HTTP plumbing every provider kind shares: per-call timeouts and deadlines, reading SSE under those
-deadlines, and turning httpx errors and upstream error responses into :mod:`edgeroute.errors` at this
-boundary, with the user's key scrubbed from anything an upstream echoes back.
+deadlines, and turning upstream error responses into :mod:`edgeroute.errors` at this boundary, with the
+user's key scrubbed from anything an upstream echoes back (transport errors are mapped in
+:mod:`edgeroute.providers.http`).
 
-Timeouts: ``connect_timeout`` is httpx's; ``first_token_timeout`` and ``total_timeout`` are wall-clock
+Timeouts: ``connect_timeout`` is the socket's; ``first_token_timeout`` and ``total_timeout`` are wall-clock
 deadlines enforced around each network read (a server that sends keep-alive comments but no token still
 times out), so no extra task is needed per stream.
 """
@@ -14,20 +15,19 @@ import json
 import math
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
-import httpx
 
 from edgeroute.config import CloudModelConfig
-from edgeroute.errors import UpstreamConnectError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from edgeroute.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from edgeroute.providers.http import MESSAGE_LIMIT, Timeouts, UpstreamClient, UpstreamResponse
 from edgeroute.sse import ServerSentEvent, SSEDecoder, SSEError
 
 ERROR_BODY_LIMIT = 64 * 1024
-MESSAGE_LIMIT = 300
 NETWORK_DOWN_HINTS = (
     "name or service not known",
     "temporary failure in name resolution",
@@ -46,13 +46,12 @@ CONTEXT_HINTS = (
 )
 
 
-def http_timeout(model: CloudModelConfig) -> httpx.Timeout:
-    """httpx's own timeouts: connect (and pool) from the config; a read may wait as long as a first token
-    (so a stream that stalls mid-way is cut too); the deadlines of :class:`Deadline` bound the rest.
+def http_timeout(model: CloudModelConfig) -> Timeouts:
+    """The socket's own timeouts: connect from the config; a read may wait as long as a first token (so a
+    stream that stalls mid-way is cut too); the deadlines of :class:`Deadline` bound the rest.
     0 disables a timeout."""
-    connect = model.connect_timeout or None
     total = model.total_timeout or None
-    return httpx.Timeout(connect=connect, read=model.first_token_timeout or total, write=total, pool=connect)
+    return Timeouts(connect=model.connect_timeout or None, read=model.first_token_timeout or total)
 
 
 class Deadline:
@@ -117,22 +116,6 @@ class Deadline:
             handle.cancel()
 
 
-def transport_error(exc: httpx.HTTPError, label: str) -> UpstreamError:
-    """An httpx failure as an upstream error (called as ``raise transport_error(exc) from exc``)."""
-    reason = str(exc)[:MESSAGE_LIMIT] or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
-        return UpstreamConnectError(f"{label}: connect timed out")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamConnectError(f"{label}: cannot connect ({reason})")
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"{label}: the upstream stopped sending ({type(exc).__name__})")
-    if isinstance(exc, httpx.TransportError):
-        return UpstreamError(
-            f"{label}: connection closed mid-response ({reason})", code="upstream_disconnected"
-        )
-    return UpstreamError(f"{label}: {type(exc).__name__}")
-
-
 def is_network_down(exc: BaseException) -> bool:
     """A connect error that says this machine has no network at all (DNS or route), not one host down."""
     seen: BaseException | None = exc
@@ -146,7 +129,7 @@ def is_network_down(exc: BaseException) -> bool:
     return False
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
     millis = headers.get("retry-after-ms")
     if millis:
@@ -223,7 +206,7 @@ def _error_details(body: bytes) -> tuple[str, str]:
 
 
 def error_from_status(
-    status: int, headers: httpx.Headers, body: bytes, *, label: str, key_name: str, secret: str
+    status: int, headers: Mapping[str, str], body: bytes, *, label: str, key_name: str, secret: str
 ) -> UpstreamError:
     """The error for an upstream HTTP error response; messages are scrubbed and cut short."""
     message, kind = _error_details(body)
@@ -245,65 +228,54 @@ def error_from_status(
     return UpstreamError(detail, code="upstream_bad_request", upstream_status=status)
 
 
-async def send_streaming(
-    client: httpx.AsyncClient, request: httpx.Request, deadline: Deadline, *, key_name: str, secret: str
-) -> httpx.Response:
-    """Send ``request`` and return the open response, or raise the mapped error for any failure or
+async def open_response(
+    client: UpstreamClient,
+    url: str,
+    body: Any,
+    headers: Mapping[str, str],
+    deadline: Deadline,
+    timeouts: Timeouts,
+    *,
+    key_name: str,
+    secret: str,
+) -> UpstreamResponse:
+    """POST ``body`` as JSON and return the open response, or raise the mapped error for any failure or
     HTTP error status (the response is closed then)."""
     label = deadline.label
-    try:
-        with deadline.scope():
-            response = await client.send(request, stream=True)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, label) from exc
-    if response.status_code < 400:
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    with deadline.scope():
+        response = await client.post(url, payload, headers, timeouts, label)
+    if response.status < 400:
         if not response.headers.get("content-type", "").startswith("text/html"):
             return response
-        await response.aclose()
+        response.close()
         message = f"{label}: answered with an HTML page (a captive portal or a proxy in the way?)"
-        raise UpstreamError(message, code="upstream_bad_response", upstream_status=response.status_code)
+        raise UpstreamError(message, code="upstream_bad_response", upstream_status=response.status)
     try:
         with deadline.scope():
-            body = await _read_limited(response)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, label) from exc
+            error_body = await response.read(ERROR_BODY_LIMIT)
     finally:
-        await response.aclose()
+        response.close()
     raise error_from_status(
-        response.status_code, response.headers, body, label=label, key_name=key_name, secret=secret
+        response.status, response.headers, error_body, label=label, key_name=key_name, secret=secret
     )
 
 
-async def _read_limited(response: httpx.Response) -> bytes:
-    out = bytearray()
-    async for chunk in response.aiter_bytes():
-        out += chunk
-        if len(out) >= ERROR_BODY_LIMIT:
-            break
-    return bytes(out[:ERROR_BODY_LIMIT])
-
-
-async def read_body(response: httpx.Response, deadline: Deadline) -> bytes:
+async def read_body(response: UpstreamResponse, deadline: Deadline) -> bytes:
     """A whole (non-streamed) response body under the deadline."""
-    try:
-        with deadline.scope():
-            return await response.aread()
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, deadline.label) from exc
+    with deadline.scope():
+        return await response.read()
 
 
-async def iter_sse(response: httpx.Response, deadline: Deadline) -> AsyncGenerator[ServerSentEvent, None]:
+async def iter_sse(response: UpstreamResponse, deadline: Deadline) -> AsyncGenerator[ServerSentEvent, None]:
     """The response's SSE events, each network read under the deadline. A stream that stops mid-event
     raises ``upstream_disconnected``."""
     label = deadline.label
     decoder = SSEDecoder()
-    chunks = response.aiter_bytes()
+    chunks = response.chunks()
     while True:
-        try:
-            with deadline.scope():
-                chunk = await anext(chunks, None)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, label) from exc
+        with deadline.scope():
+            chunk = await anext(chunks, None)
         if chunk is None:
             break
         try:

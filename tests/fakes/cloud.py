@@ -100,6 +100,7 @@ class Reply:
     chunk_chars: int = 6
     chunk_delay: float = 0.0
     usage: bool = True  # False: an upstream that never reports usage, even when asked
+    cannot_stream: bool = False  # True: one JSON body even when asked to stream (some proxies, old servers)
     prompt_tokens: int = 11
     completion_tokens: int = 7
     cached_tokens: int = 3
@@ -280,7 +281,7 @@ class FakeCloud:
         if early is not None:
             return early
         model = body.get("model", "fake-model") if isinstance(body, dict) else "fake-model"
-        if not (isinstance(body, dict) and body.get("stream")):
+        if self.reply.cannot_stream or not (isinstance(body, dict) and body.get("stream")):
             return JSONResponse(self._openai_completion(model))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
@@ -417,7 +418,7 @@ class FakeCloud:
         if early is not None:
             return early
         model = body.get("model", "fake-model") if isinstance(body, dict) else "fake-model"
-        if not (isinstance(body, dict) and body.get("stream")):
+        if self.reply.cannot_stream or not (isinstance(body, dict) and body.get("stream")):
             return JSONResponse(self._anthropic_message(model))
         return StreamingResponse(
             self._anthropic_stream(request, model, fault), media_type="text/event-stream"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from edgeroute.chat import ChatRequest, Finish, Message, ReasoningDelta, Tool, ToolCall, Usage
@@ -16,6 +15,7 @@ from edgeroute.providers.anthropic import (
     messages_url,
     tool_choice_to_anthropic,
 )
+from edgeroute.providers.http import UpstreamClient
 from tests.fakes.cloud import FakeCloud, Fault, Reply
 from tests.providers.conftest import cloud_model
 from tests.providers.helpers import collect, simple_request, text_of, tool_calls_of
@@ -24,16 +24,17 @@ KEY = "sk-ant-test-0123456789"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
+async def client() -> AsyncIterator[UpstreamClient]:
+    c = UpstreamClient()
+    yield c
+    await c.aclose()
 
 
-def provider(client: httpx.AsyncClient, cloud: FakeCloud) -> AnthropicProvider:
+def provider(client: UpstreamClient, cloud: FakeCloud) -> AnthropicProvider:
     return AnthropicProvider(client, cloud.anthropic_base_url)
 
 
-async def test_text_stream_headers_and_usage(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_text_stream_headers_and_usage(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     model = cloud_model("claude", "anthropic", fake_cloud.anthropic_base_url)
     events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
     assert text_of(events) == "Hello from the fake cloud."
@@ -47,7 +48,7 @@ async def test_text_stream_headers_and_usage(client: httpx.AsyncClient, fake_clo
     assert sent.body["max_tokens"] == 4096 and sent.body["stream"] is True
 
 
-async def test_request_translation(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_request_translation(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     req = ChatRequest(
         model="cloud/claude",
         messages=[
@@ -138,7 +139,7 @@ def test_small_translations() -> None:
     ]
 
 
-async def test_tool_use_and_thinking_stream(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_tool_use_and_thinking_stream(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.reply = Reply(
         text="Checking.",
         reasoning="hmm",
@@ -155,32 +156,18 @@ async def test_tool_use_and_thinking_stream(client: httpx.AsyncClient, fake_clou
     assert events[-1] == Finish("tool_calls")
 
 
-async def test_missing_usage_is_estimated(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_missing_usage_is_estimated(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.reply = Reply(text="y" * 20, usage=False)
     model = cloud_model("claude", "anthropic", fake_cloud.anthropic_base_url)
     events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request("b" * 40), KEY))
     assert events[-2] == Usage(prompt_tokens=14, completion_tokens=5, estimated=True)
 
 
-async def test_non_streamed_message_body(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
-    fake_cloud.reply = Reply(text="plain", tool_calls=[("f", {"a": 1})])
-    transport = httpx.AsyncHTTPTransport()
-
-    class NoStream(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            body = request.content.replace(b'"stream":true', b'"stream":false')
-            headers = {k: v for k, v in request.headers.items() if k != "content-length"}
-            return await transport.handle_async_request(
-                httpx.Request(
-                    request.method, request.url, headers=headers, content=body, extensions=request.extensions
-                )
-            )
-
-    async with httpx.AsyncClient(transport=NoStream()) as plain:
-        model = cloud_model("claude", "anthropic", fake_cloud.anthropic_base_url)
-        events = await collect(
-            AnthropicProvider(plain, fake_cloud.anthropic_base_url).stream_chat(model, simple_request(), KEY)
-        )
+async def test_non_streamed_message_body(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
+    fake_cloud.reply = Reply(text="plain", tool_calls=[("f", {"a": 1})], cannot_stream=True)
+    model = cloud_model("claude", "anthropic", fake_cloud.anthropic_base_url)
+    events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
+    assert fake_cloud.requests[-1].body["stream"] is True  # asked to stream, answered with one body
     assert text_of(events) == "plain"
     assert tool_calls_of(events) == {0: {"id": "toolu_0", "name": "f", "arguments": {"a": 1}}}
     assert events[-2:] == [Usage(11, 7, cached_tokens=3), Finish("tool_calls")]
@@ -203,7 +190,7 @@ async def test_non_streamed_message_body(client: httpx.AsyncClient, fake_cloud: 
     ],
 )
 async def test_faults(
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     fake_cloud: FakeCloud,
     fault: Fault,
     error: type[UpstreamError],
@@ -218,7 +205,7 @@ async def test_faults(
 
 
 async def test_a_stream_without_message_stop_is_an_error(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
     fake_cloud.fail_next(Fault.cut(3))
     model = cloud_model("claude", "anthropic", fake_cloud.anthropic_base_url)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 
 from edgeroute.chat import ChatRequest, Finish, Message, ReasoningDelta, Tool, ToolCall, Usage
 from edgeroute.errors import UpstreamConnectError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from edgeroute.providers.http import UpstreamClient
 from edgeroute.providers.openai import OpenAIProvider, ToolIndexer, build_body
 from tests.fakes.cloud import FakeCloud, Fault, Reply
 from tests.fakes.loopback import closed_port_url
@@ -21,16 +22,17 @@ KEY = "sk-test-openai-0123456789"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
+async def client() -> AsyncIterator[UpstreamClient]:
+    c = UpstreamClient()
+    yield c
+    await c.aclose()
 
 
-def provider(client: httpx.AsyncClient, cloud: FakeCloud) -> OpenAIProvider:
+def provider(client: UpstreamClient, cloud: FakeCloud) -> OpenAIProvider:
     return OpenAIProvider(client, cloud.openai_base_url)
 
 
-async def test_text_stream_with_exact_usage(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_text_stream_with_exact_usage(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url)
     events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
     assert text_of(events) == "Hello from the fake cloud."
@@ -43,7 +45,7 @@ async def test_text_stream_with_exact_usage(client: httpx.AsyncClient, fake_clou
     assert sent.body["model"] == "gpt-upstream"
 
 
-async def test_request_translation(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_request_translation(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     image = [
         {"type": "text", "text": "what is this"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
@@ -107,7 +109,7 @@ def test_extra_cannot_turn_streaming_off() -> None:
     assert body["stream_options"] == {"foo": 1, "include_usage": True}
 
 
-async def test_tool_calls_and_reasoning_stream(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_tool_calls_and_reasoning_stream(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.reply = Reply(
         text="", reasoning="thinking...", tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {})]
     )
@@ -121,7 +123,7 @@ async def test_tool_calls_and_reasoning_stream(client: httpx.AsyncClient, fake_c
     assert events[-1] == Finish("tool_calls")
 
 
-async def test_no_usage_from_upstream_is_estimated(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_no_usage_from_upstream_is_estimated(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.reply = Reply(text="x" * 40, usage=False)
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url)
     events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request("a" * 80), KEY))
@@ -132,32 +134,12 @@ async def test_no_usage_from_upstream_is_estimated(client: httpx.AsyncClient, fa
 
 
 async def test_a_server_that_ignores_stream_is_read_as_one_body(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
-    fake_cloud.reply = Reply(text="whole answer", tool_calls=[("f", {"a": 1})])
-    transport = httpx.AsyncHTTPTransport()
-
-    class NoStream(httpx.AsyncBaseTransport):
-        """Drops "stream": true from the body on the wire, like a server that cannot stream."""
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            body = request.content.replace(b'"stream":true', b'"stream":false').replace(
-                b'"stream": true', b'"stream": false'
-            )
-            request = httpx.Request(
-                request.method,
-                request.url,
-                headers={k: v for k, v in request.headers.items() if k != "content-length"},
-                content=body,
-                extensions=request.extensions,
-            )
-            return await transport.handle_async_request(request)
-
-    async with httpx.AsyncClient(transport=NoStream()) as plain:
-        model = cloud_model("gpt", "openai", fake_cloud.openai_base_url)
-        events = await collect(
-            OpenAIProvider(plain, fake_cloud.openai_base_url).stream_chat(model, simple_request(), KEY)
-        )
+    fake_cloud.reply = Reply(text="whole answer", tool_calls=[("f", {"a": 1})], cannot_stream=True)
+    model = cloud_model("gpt", "openai", fake_cloud.openai_base_url)
+    events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
+    assert fake_cloud.requests[-1].body["stream"] is True  # asked to stream, answered with one body
     assert text_of(events) == "whole answer"
     assert tool_calls_of(events) == {0: {"id": "call_0", "name": "f", "arguments": {"a": 1}}}
     assert events[-2:] == [Usage(11, 7, cached_tokens=3), Finish("tool_calls")]
@@ -207,7 +189,7 @@ def test_tool_indexes_for_servers_without_or_with_constant_index() -> None:
     ],
 )
 async def test_faults_before_the_first_token(
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     fake_cloud: FakeCloud,
     fault: Fault,
     error: type[UpstreamError],
@@ -226,7 +208,7 @@ async def test_faults_before_the_first_token(
 
 
 async def test_stream_cut_after_tokens_raises_after_them(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
     fake_cloud.fail_next(Fault.cut(2))
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url)
@@ -238,7 +220,7 @@ async def test_stream_cut_after_tokens_raises_after_them(
     assert info.value.code == "upstream_disconnected"
 
 
-async def test_timeout_before_the_first_token(client: httpx.AsyncClient, fake_cloud: FakeCloud) -> None:
+async def test_timeout_before_the_first_token(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.fail_next(Fault.hang(5))
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, first_token_timeout=0.4)
     started = time.monotonic()
@@ -248,7 +230,7 @@ async def test_timeout_before_the_first_token(client: httpx.AsyncClient, fake_cl
 
 
 async def test_slow_first_token_after_headers_hits_the_first_token_deadline(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
     fake_cloud.fail_next(Fault.slow_first_token(5))
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, first_token_timeout=0.4)
@@ -257,7 +239,7 @@ async def test_slow_first_token_after_headers_hits_the_first_token_deadline(
 
 
 async def test_slow_first_token_within_the_deadline_answers(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
     fake_cloud.fail_next(Fault.slow_first_token(0.3))
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, first_token_timeout=3)
@@ -267,16 +249,14 @@ async def test_slow_first_token_within_the_deadline_answers(
     assert time.monotonic() - started >= 0.3
 
 
-async def test_total_timeout_bounds_a_trickling_stream(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
-) -> None:
+async def test_total_timeout_bounds_a_trickling_stream(client: UpstreamClient, fake_cloud: FakeCloud) -> None:
     fake_cloud.reply = Reply(text="x" * 60, chunk_chars=2, chunk_delay=0.1)
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, total_timeout=0.5)
     with pytest.raises(UpstreamTimeout, match=r"longer than 0\.5s"):
         await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
 
 
-async def test_connect_refused(client: httpx.AsyncClient) -> None:
+async def test_connect_refused(client: UpstreamClient) -> None:
     base = closed_port_url() + "/v1"
     model = cloud_model("gpt", "openai", base)
     with pytest.raises(UpstreamConnectError, match="cannot connect"):
@@ -284,7 +264,7 @@ async def test_connect_refused(client: httpx.AsyncClient) -> None:
 
 
 async def test_refused_key_is_scrubbed_and_the_fix_is_named(
-    client: httpx.AsyncClient, fake_cloud: FakeCloud
+    client: UpstreamClient, fake_cloud: FakeCloud
 ) -> None:
     fake_cloud.api_key = "sk-the-right-one-000000"
     model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, key="work-openai")
@@ -296,16 +276,14 @@ async def test_refused_key_is_scrubbed_and_the_fix_is_named(
     assert KEY not in info.value.message and KEY[3:15] not in info.value.message
 
 
-async def test_an_html_page_instead_of_an_api_is_a_bad_response() -> None:
-    def portal(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, html="<html><body>Sign in to the hotel Wi-Fi</body></html>")
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(portal)) as client:
-        model = cloud_model("gpt", "openai", "https://api.example.test/v1")
-        with pytest.raises(UpstreamError, match="HTML page") as info:
-            await collect(
-                OpenAIProvider(client, "https://api.example.test/v1").stream_chat(
-                    model, simple_request(), KEY
-                )
-            )
+async def test_an_html_page_instead_of_an_api_is_a_bad_response(
+    client: UpstreamClient, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/v1/chat/completions").respond_with_data(
+        "<html><body>Sign in to the hotel Wi-Fi</body></html>", content_type="text/html"
+    )
+    base = httpserver.url_for("/v1")
+    model = cloud_model("gpt", "openai", base)
+    with pytest.raises(UpstreamError, match="HTML page") as info:
+        await collect(OpenAIProvider(client, base).stream_chat(model, simple_request(), KEY))
     assert info.value.code == "upstream_bad_response"
