@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +36,15 @@ def error_response(request: Request, error: EdgerouteError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {"type": "invalid", "loc": (), "msg": "invalid request"}
-    if first["type"] in ("json_invalid", "model_attributes_type") and len(first["loc"]) <= 2:
+def validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
+    """A body that failed validation, as a 400 naming the first bad field (never FastAPI's 422)."""
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    loc_parts = [p for p in first["loc"] if p != "body"]
+    if first["type"] in ("json_invalid", "model_attributes_type", "model_type") and len(loc_parts) <= 1:
         return error_response(
             request, InvalidRequest("The request body is not valid JSON", code="invalid_json")
         )
-    loc = ".".join(str(p) for p in first["loc"] if p != "body")
+    loc = ".".join(str(p) for p in loc_parts)
     message = f"{loc}: {first['msg']}" if loc else str(first["msg"])
     code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
     return error_response(request, InvalidRequest(message, code=code, param=loc or None))
@@ -88,7 +90,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_error(request, exc)
+        return validation_error(request, exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -116,6 +118,17 @@ def create_app(
     app.include_router(routes_admin.router)
     openapi.install(app)
 
+    from edgeroute.server.fastlane import FastLane, FastRoute
+    from edgeroute.wire.anthropic_models import MessagesRequest
+    from edgeroute.wire.openai_models import ChatCompletionRequest
+
+    app.add_middleware(
+        FastLane,
+        routes={
+            "/v1/chat/completions": FastRoute(ChatCompletionRequest, routes_openai.chat_completions),
+            "/v1/messages": FastRoute(MessagesRequest, routes_anthropic.messages),
+        },
+    )
     server = settings.server
     if server.allowed_origins:
         from starlette.middleware.cors import CORSMiddleware
