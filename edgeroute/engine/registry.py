@@ -30,6 +30,11 @@ log = logging.getLogger("edgeroute.engine")
 Role = Literal["chat", "code", "embed"]
 Source = Literal["config", "pulled", "starter"]
 DEFAULT_MAX_CTX = 8192
+CTX_PAD = 256
+"""llama.cpp pads a generation context up to a multiple of this (its KV cache is allocated at the padded size)
+while llama-cpp-python sizes its token buffers by the number it was given: configured as 300, a context was
+512 tokens to llama.cpp and 300 to Python, and a prompt in between failed with a raw error. Padding here
+makes the worker, the router and ``/v1/models`` agree, at no extra memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +72,14 @@ def default_role(info: GGUFInfo) -> Role:
     return "code" if info.supports_fim else "chat"
 
 
-def default_n_ctx(info: GGUFInfo) -> int:
+def serving_n_ctx(info: GGUFInfo, configured: int | None = None) -> int:
+    """The context a model is served with: the configured one, else the model's own (capped at
+    :data:`DEFAULT_MAX_CTX` for generation); a generation model's is padded like llama.cpp pads it."""
     trained = info.context_length or 2048
-    return trained if info.is_embedding else min(trained, DEFAULT_MAX_CTX)
+    if info.is_embedding:
+        return configured or trained
+    n_ctx = configured or min(trained, DEFAULT_MAX_CTX)
+    return -(-n_ctx // CTX_PAD) * CTX_PAD
 
 
 class ModelRegistry:
@@ -163,13 +173,12 @@ class ModelRegistry:
             info=info,
             role=role or default_role(info),
             source=source,
-            n_ctx=default_n_ctx(info),
+            n_ctx=serving_n_ctx(info, cfg.n_ctx if cfg is not None else None),
         )
         if cfg is not None:
             model = dataclasses.replace(
                 model,
                 chat_format=cfg.chat_format,
-                n_ctx=cfg.n_ctx or model.n_ctx,
                 keep_alive=cfg.keep_alive,
                 supports_tools=cfg.supports_tools,
             )
