@@ -164,4 +164,23 @@ def starter_minilm_path(models_dir: Path) -> Path | None:
     dest = models_dir / "starter" / MINILM_FILE
     if dest.is_file():
         return dest
-    return build_minilm_gguf(dest)
+    return _build_in_child(dest)
+
+
+def _build_in_child(dest: Path) -> Path:
+    """Build in a child process: the daemon should not keep numpy and gguf resident (~27 MB) for a file
+    it writes once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from edgeroute.engine.minilm_gguf import build_minilm_gguf; "
+    )
+    code += "build_minilm_gguf(Path(sys.argv[1]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(dest)], capture_output=True, text=True, timeout=300, check=False
+    )
+    if done.returncode != 0 or not dest.is_file():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        raise OSError(f"building the MiniLM GGUF failed: {last}")
+    return dest
