@@ -151,21 +151,26 @@ def _print_catalog(catalog: Catalog) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def models(ctx: click.Context, as_json: bool) -> None:
-    """List downloaded models; `models info NAME` shows one."""
+    """List the local models edgeroute serves (downloaded, starter, configured); `models info NAME` shows
+    a downloaded one."""
     if ctx.invoked_subcommand is not None:
         return
     store, paths = _store()
     loaded = _loaded_models(paths)
     entries = [_describe(m, loaded) for m in store.list()]
+    entries += _other_local_models(paths, {e["name"] for e in entries}, loaded)
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    if not entries:
+    if not any(e["source"] == "pulled" for e in entries):
         click.echo("No models downloaded yet. Try `edgeroute pull --list`.")
-        return
+        if not entries:
+            return
+        click.echo("")
     rows = [
         [
             e["name"],
+            e["source"],
             e["file"],
             _size(e["size"]),
             e["quant"] or "-",
@@ -177,7 +182,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
         ]
         for e in entries
     ]
-    click.echo(_table(["NAME", "FILE", "SIZE", "QUANT", "ARCH", "PARAMS", "CONTEXT", "ROLE", "LOADED"], rows))
+    headers = ["NAME", "SOURCE", "FILE", "SIZE", "QUANT", "ARCH", "PARAMS", "CONTEXT", "ROLE", "LOADED"]
+    click.echo(_table(headers, rows))
     if loaded is None:
         click.echo("\n(LOADED: the daemon is not running.)")
 
@@ -206,7 +212,43 @@ def _describe(model: StoredModel, loaded: set[str] | None) -> dict[str, Any]:
         "role": m.role,
         "loaded": None if loaded is None else m.name in loaded,
         "complete": model.is_complete(),
+        "source": "pulled",
     }
+
+
+def _other_local_models(paths: Paths, pulled: set[str], loaded: set[str] | None) -> list[dict[str, Any]]:
+    """The starter models and ``[[local]]`` entries the daemon serves besides the pulled ones (the engine's
+    own registry, so the list is what ``local/<name>`` resolves to)."""
+    from edgeroute.config import load_settings
+    from edgeroute.engine.registry import ModelRegistry
+    from edgeroute.errors import ConfigError
+
+    try:
+        settings = load_settings(paths.config_file, explicit=False)
+    except ConfigError:
+        return []
+    out: list[dict[str, Any]] = []
+    for model in sorted(ModelRegistry(settings, paths).scan().values(), key=lambda m: m.name):
+        if model.name in pulled and model.source == "pulled":
+            continue
+        info = model.info
+        out.append(
+            {
+                "name": model.name,
+                "id": f"local/{model.name}",
+                "file": model.path.name,
+                "size": model.path.stat().st_size if model.path.is_file() else None,
+                "quant": info.quantization,
+                "architecture": info.architecture,
+                "parameters": info.parameter_count,
+                "context": model.n_ctx,
+                "role": model.role,
+                "loaded": None if loaded is None else model.name in loaded,
+                "complete": True,
+                "source": model.source,
+            }
+        )
+    return out
 
 
 def _loaded_models(paths: Paths) -> set[str] | None:

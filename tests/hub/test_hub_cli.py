@@ -64,7 +64,7 @@ def test_pull_alias_then_models_info_and_rm(hub: FakeHub, gguf_code: bytes) -> N
 
     code, out = invoke("models", "--json")
     assert code == 0
-    (listed,) = json.loads(out)
+    (listed,) = [e for e in json.loads(out) if e["source"] == "pulled"]
     assert listed["name"] == QWEN_NAME and listed["id"] == f"local/{QWEN_NAME}"
     assert listed["file"] == QWEN_FILE and listed["size"] == len(gguf_code)
     assert (listed["quant"], listed["architecture"], listed["role"]) == ("Q4_K_M", "qwen2", "code")
@@ -73,9 +73,21 @@ def test_pull_alias_then_models_info_and_rm(hub: FakeHub, gguf_code: bytes) -> N
 
     code, out = invoke("models")
     assert code == 0
-    header, row = out.splitlines()[:2]
-    assert header.split() == ["NAME", "FILE", "SIZE", "QUANT", "ARCH", "PARAMS", "CONTEXT", "ROLE", "LOADED"]
-    assert row.split()[:5] == [QWEN_NAME, QWEN_FILE, *size.split(), "Q4_K_M"]
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "NAME",
+        "SOURCE",
+        "FILE",
+        "SIZE",
+        "QUANT",
+        "ARCH",
+        "PARAMS",
+        "CONTEXT",
+        "ROLE",
+        "LOADED",
+    ]
+    row = next(r for r in rows if r.startswith(QWEN_NAME + " "))
+    assert row.split()[:6] == [QWEN_NAME, "pulled", QWEN_FILE, *size.split(), "Q4_K_M"]
 
     code, out = invoke("models", "info", "qwen2.5-coder:1.5b")
     assert code == 0
@@ -93,7 +105,8 @@ def test_pull_alias_then_models_info_and_rm(hub: FakeHub, gguf_code: bytes) -> N
     code, out = invoke("rm", "qwen2.5-coder:1.5b")
     assert code == 0 and f"Removed {QWEN_NAME}" in out
     assert not (models_dir() / QWEN_NAME).exists()
-    assert invoke("models")[1].startswith("No models downloaded")
+    listing = invoke("models")[1]
+    assert listing.startswith("No models downloaded") and QWEN_NAME not in listing
     code, out = invoke("rm", QWEN_NAME)
     assert code == 1 and "no downloaded model named" in out
 
