@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from edgeroute.chat import ChatRequest, StreamEvent, Usage
 from edgeroute.errors import EdgerouteError
+from edgeroute.server.coalesce import ReadyGroups
 from edgeroute.wire.collect import Collected, collect
 
 if TYPE_CHECKING:
@@ -69,21 +70,23 @@ def sse_response(
     outcome: Outcome,
 ) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
+        groups = ReadyGroups(events)  # events that arrived together go out in one send
+        start = getattr(renderer, "start", None)
+        head: bytes = start() if start is not None else b""  # sent with the first group
         try:
-            start = getattr(renderer, "start", None)
-            if start is not None:
-                yield start()
-            async for event in events:
+            while (group := await groups.next()) is not None:
                 if outcome.first_token_at is None:
                     outcome.first_token_at = time.perf_counter()
-                chunk = renderer.event(event)
+                chunk = head + b"".join(filter(None, map(renderer.event, group)))
+                head = b""
                 if chunk:
                     yield chunk
             outcome.finished = True
         except EdgerouteError as exc:
             outcome.error = exc
         finally:
-            await _close(events)
+            with anyio.CancelScope(shield=True):
+                await groups.aclose()
             outcome.usage = renderer.usage
             if not outcome.finished and outcome.error is None:
                 with anyio.CancelScope(shield=True):  # the client went away: still account for it
@@ -94,9 +97,9 @@ def sse_response(
         except EdgerouteError as exc:
             # No row, no complete answer: the stream ends with the error (the ledger logged why), never
             # with the success terminator a client could take as "recorded".
-            yield error_body(exc)
+            yield head + error_body(exc)
             return
-        yield error_body(outcome.error) if outcome.error is not None else renderer.end(extra)
+        yield head + (error_body(outcome.error) if outcome.error is not None else renderer.end(extra))
 
     return StreamingResponse(
         body(),
