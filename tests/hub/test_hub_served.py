@@ -59,5 +59,5 @@ def test_pulled_model_is_served_without_a_restart(hub: FakeHub, real_gguf: Path)
             result = CliRunner().invoke(cli, ["models", "--json"], catch_exceptions=False)
         finally:
             clear_state(paths)
-        (row,) = json.loads(result.output)
+        (row,) = [e for e in json.loads(result.output) if e["source"] == "pulled"]
         assert (row["id"], row["loaded"], row["architecture"]) == (f"local/{NAME}", True, "gemma3")
