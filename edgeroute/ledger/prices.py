@@ -13,6 +13,7 @@ whole request at those rates once the prompt exceeds its threshold.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -81,7 +82,10 @@ class Accounting:
     reference: str | None
 
 
+@functools.lru_cache(maxsize=1024)
 def _dec(value: float) -> Decimal:
+    """A price as the decimal it was written as (``2.5`` -> ``Decimal('2.5')``); prices repeat on every
+    request, so the conversion is cached."""
     return Decimal(repr(float(value)))
 
 
@@ -236,6 +240,7 @@ class PriceBook:
     ) -> None:
         self._table = {k.lower(): v for k, v in table.items()}
         self._cloud = {m.name: m for m in cloud}
+        self._prices: dict[str, Price | None] = {}  # price_for() per name: the book never changes
         self.reference = reference
         self.local_watts = local_watts
         self.usd_per_kwh = usd_per_kwh
@@ -265,6 +270,14 @@ class PriceBook:
     def price_for(self, name: str) -> Price | None:
         """``local/x`` -> $0; ``cloud/x`` -> config overrides over the table entry for its provider model
         id; anything else -> the table. None when input or output price is unknown."""
+        if name in self._prices:
+            return self._prices[name]
+        price = self._price_for(name)
+        if len(self._prices) < 4096:  # names come from the config and the table: a few dozen
+            self._prices[name] = price
+        return price
+
+    def _price_for(self, name: str) -> Price | None:
         if name.startswith("local/"):
             return LOCAL_PRICE
         if name.startswith("cloud/"):

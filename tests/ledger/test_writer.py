@@ -258,3 +258,69 @@ async def test_subscriber_waiting_for_events_ends_when_the_ledger_closes(ledger_
     await asyncio.sleep(0.01)
     await ledger.aclose()
     assert await asyncio.wait_for(task, 2) == []
+
+
+async def test_a_lone_row_commits_inline_and_a_burst_is_grouped(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)  # synchronous=NORMAL: the inline path is on
+    try:
+        lone = ledger.record(record_factory(request_id="lone"))
+        with pytest.raises(StopIteration):  # committed without ever waiting for the writer thread
+            lone.send(None)
+        await asyncio.sleep(0)  # the next loop turn
+        burst = [record_factory(request_id=f"b{i}") for i in range(20)]
+        await asyncio.gather(*(ledger.record(r) for r in burst))
+        assert await ledger.count() == 21
+        assert ledger.commits < 21  # one row inline, the rest of the burst grouped by the thread
+    finally:
+        await ledger.aclose()
+
+
+async def test_a_lock_held_elsewhere_never_stalls_the_event_loop(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    ledger = Ledger.open(ledger_path)
+    other = sqlite3.connect(ledger_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: the inline attempt must not wait for it
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(ticker())
+    try:
+        write = asyncio.create_task(ledger.record(record_factory(request_id="waits")))
+        await asyncio.sleep(0.3)
+        assert not write.done() and ticks >= 10  # the row waits on the writer thread; the loop runs on
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 10)
+        assert await ledger.count() == 1
+    finally:
+        beat.cancel()
+        other.close()
+        await ledger.aclose()
+
+
+async def test_wal_checkpoints_run_on_the_writer_thread(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edgeroute.ledger.writer as writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
+    ledger = Ledger.open(ledger_path)
+    try:
+        assert ledger._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        for i in range(12):
+            await ledger.record(record_factory(request_id=f"r{i}"))
+            await asyncio.sleep(0)
+        for _ in range(100):
+            if ledger.checkpoints >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert ledger.checkpoints >= 2 and await ledger.count() == 12
+    finally:
+        await ledger.aclose()
