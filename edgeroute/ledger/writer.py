@@ -30,7 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -127,6 +127,7 @@ class Ledger:
         inline = synchronous == "NORMAL"
         if inline:
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints (fsync) run on the writer thread
+            conn.execute("PRAGMA busy_timeout = 0")  # inline commits never wait; the thread sets its own
         return cls(
             path,
             conn,
@@ -169,13 +170,7 @@ class Ledger:
         if not self._conn_lock.acquire(blocking=False):
             return False
         try:
-            row = self._prepare(rec)
-            conn = self._conn
-            conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                ((row_id,),) = self._commit_rows(conn, [row])
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            ((row_id,),) = self._commit_rows(self._conn, [self._prepare(rec)])
         except Exception:  # locked, full, a bad row...: the writer thread's path decides, as for any row
             return False
         finally:
@@ -236,7 +231,7 @@ class Ledger:
                         continue  # this batch's commit is as good a moment; one runs after it below
                     batch.append(nxt)
                 try:
-                    with self._conn_lock:
+                    with self._conn_lock, self._patient():
                         self._write(batch)
                 except Exception as exc:  # never let a bug kill the writer: every later record() would hang
                     log.exception("ledger writer failed on a batch")
@@ -250,10 +245,22 @@ class Ledger:
             self._fail_leftovers()
             self._conn.close()
 
+    @contextlib.contextmanager
+    def _patient(self) -> Iterator[None]:
+        """The writer thread waits out another process's lock (busy timeout); inline commits do not."""
+        if not self._inline:
+            yield
+            return
+        self._conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        try:
+            yield
+        finally:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file (PASSIVE: never waits for readers)."""
         try:
-            with self._conn_lock:
+            with self._conn_lock, self._patient():
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self.checkpoints += 1
         except sqlite3.Error as exc:  # a later one will do; the WAL just grows meanwhile
