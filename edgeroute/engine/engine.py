@@ -156,6 +156,12 @@ class LocalEngine:
         if not self._scanned:
             self.refresh()
 
+    def catalog(self) -> dict[str, LocalModel]:
+        """The servable models by name as scanned, without their ``loaded`` state: what routing reads on
+        every request, so it copies no model (:meth:`models` does, for status and ``/v1/models``)."""
+        self._ensure_scanned()
+        return dict(self._models)
+
     def models(self) -> list[LocalModel]:
         self._ensure_scanned()
         return [

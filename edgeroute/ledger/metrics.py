@@ -65,10 +65,13 @@ class Metrics:
             "edgeroute_local_queue_depth", "Requests waiting for a local model.", registry=r
         )
         self.loaded_models = Gauge("edgeroute_loaded_models", "Local models loaded now.", registry=r)
+        # Children bound once: ``labels()`` validates and locks on every call, and observe() runs per request.
+        self._prompt_tokens = self.tokens.labels("prompt")
+        self._completion_tokens = self.tokens.labels("completion")
 
     def observe(self, record: LedgerRecord) -> None:
         tier = record.tier or "none"
-        self.requests.labels(tier=tier, model=record.served_model or "none", status=str(record.status)).inc()
+        self.requests.labels(tier, record.served_model or "none", str(record.status)).inc()
         if record.cost_usd is None:
             self.unknown_cost.inc()
         elif record.cost_usd > 0:
@@ -77,12 +80,12 @@ class Metrics:
             self.counterfactual.inc(record.counterfactual_usd)
         if record.saved_usd:
             self.saved.inc(record.saved_usd)
-        self.tokens.labels(kind="prompt").inc(max(0, record.prompt_tokens))
-        self.tokens.labels(kind="completion").inc(max(0, record.completion_tokens))
+        self._prompt_tokens.inc(max(0, record.prompt_tokens))
+        self._completion_tokens.inc(max(0, record.completion_tokens))
         if record.ok:
-            self.latency.labels(tier=tier).observe(record.latency_ms / 1000.0)
+            self.latency.labels(tier).observe(record.latency_ms / 1000.0)
             if record.ttft_ms is not None:
-                self.ttft.labels(tier=tier).observe(record.ttft_ms / 1000.0)
+                self.ttft.labels(tier).observe(record.ttft_ms / 1000.0)
 
     def track_engine(self, queue_depth: Callable[[], float], loaded_models: Callable[[], float]) -> None:
         """Read the engine's state at each scrape."""

@@ -8,19 +8,10 @@ wraps the router's pure ``decide()``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from edgeroute.chat import Attempt, RouteDecision
 from edgeroute.errors import ModelNotFound
-
-if TYPE_CHECKING:
-    pass
-
-
-class LocalModels(Protocol):
-    """What the gateway needs from the engine's registry."""
-
-    def models(self) -> list[Any]: ...
 
 
 @dataclass(slots=True)

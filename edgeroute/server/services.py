@@ -46,7 +46,7 @@ class Services:
 
     def targets(self) -> Targets:
         """Local models known to the engine and cloud models that have a key."""
-        local = {m.name: m for m in self.engine.models()}
+        local = self.engine.catalog()
         cloud = {c.name: c for c in self.settings.cloud if self.keys.has_key(c)}
         return Targets(local=local, cloud=cloud)
 
