@@ -7,7 +7,9 @@ away mid-stream, the generator is cancelled and the upstream or local generation
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -61,6 +63,39 @@ async def _close(events: AsyncIterator[StreamEvent]) -> None:
             await aclose()
 
 
+class SSEResponse(StreamingResponse):
+    """Starlette's streaming response without its per-request task group.
+
+    Under uvicorn (ASGI spec 2.3) Starlette watches for the client's disconnect with an anyio task group
+    around two tasks for every stream. One watcher task does the same job for less: it waits for
+    ``http.disconnect`` and cancels the streaming task once (the body's ``finally`` then closes the upstream
+    or frees the local model, as before), and that one cancellation is absorbed here instead of reaching
+    the server as an error. Python 3.10 has no ``Task.uncancel()``: it keeps Starlette's way."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        task = asyncio.current_task()
+        if task is None or sys.version_info < (3, 11):
+            await super().__call__(scope, receive, send)
+            return
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not gone or task.uncancel() > 0:  # not ours, or someone else's is pending too
+                raise
+        finally:
+            watcher.cancel()
+
+
 def sse_response(
     events: AsyncIterator[StreamEvent],
     renderer: Any,
@@ -101,7 +136,7 @@ def sse_response(
             return
         yield head + (error_body(outcome.error) if outcome.error is not None else renderer.end(extra))
 
-    return StreamingResponse(
+    return SSEResponse(
         body(),
         media_type="text/event-stream",
         headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
