@@ -99,7 +99,7 @@ async def test_closing_with_a_step_in_flight_unwinds_the_source() -> None:
     assert log == ["closed"]
 
 
-async def test_cancelling_the_consumer_cancels_the_source_wait() -> None:
+async def test_a_cancelled_reader_then_aclose_unwinds_the_source() -> None:
     log: list[str] = []
     groups = ReadyGroups(bursts(log, 1, 1, gap=30))
 
@@ -108,8 +108,60 @@ async def test_cancelling_the_consumer_cancels_the_source_wait() -> None:
 
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.05)
-    task.cancel()
+    task.cancel()  # the client went away
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert log == ["closed"]  # the source saw the cancellation at its own await, and unwound
-    await groups.aclose()
+    await groups.aclose()  # what the response's cleanup does
+    assert log == ["closed"]
+
+
+async def test_a_timeout_inside_the_source_stays_inside_it() -> None:
+    """The upstream's deadline cancels the task it runs in and turns that into its own error: the reader
+    gets the error, and is not cancelled itself (even while it is busy elsewhere)."""
+
+    async def deadline_source() -> AsyncIterator[int]:
+        yield 1
+        task = asyncio.current_task()
+        assert task is not None
+        fired = asyncio.get_running_loop().call_later(0.02, task.cancel)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            task.uncancel()
+            raise TimeoutError("no token in time") from None
+        finally:
+            fired.cancel()
+
+    groups = ReadyGroups(deadline_source())
+    assert await groups.next() == [1]
+    await asyncio.sleep(0.1)  # the reader is busy elsewhere (sending to a slow client) when it fires
+    with pytest.raises(TimeoutError, match="no token in time"):
+        await groups.next()
+
+
+async def test_a_source_that_waits_then_ends_empty() -> None:
+    async def nothing() -> AsyncIterator[int]:
+        await asyncio.sleep(0.01)
+        return
+        yield 0  # pragma: no cover - makes this an async generator
+
+    assert await ReadyGroups(nothing()).next() is None
+
+
+async def test_a_slow_reader_pauses_the_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgeroute.server.coalesce as coalesce
+
+    monkeypatch.setattr(coalesce, "MAX_BUFFERED", 3)
+    pulled: list[int] = []
+
+    async def fast() -> AsyncIterator[int]:
+        for i in range(10):
+            pulled.append(i)
+            yield i
+
+    groups = ReadyGroups(fast())
+    assert await groups.next() == [0, 1, 2]  # the source stopped at the limit
+    await asyncio.sleep(0.01)
+    assert len(pulled) <= 6
+    rest = [e for group in [await groups.next() for _ in range(4)] if group for e in group]
+    assert rest == list(range(3, 10))
