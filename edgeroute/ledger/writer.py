@@ -218,7 +218,7 @@ class Ledger:
                     self._checkpoint()
                     continue
                 batch: list[_Pending] = [item]
-                stop = False
+                stop = checkpoint_due = False
                 while len(batch) < self._batch_max:
                     try:
                         nxt = self._queue.get_nowait()
@@ -228,7 +228,8 @@ class Ledger:
                         stop = True
                         break
                     if nxt is _CHECKPOINT:
-                        continue  # this batch's commit is as good a moment; one runs after it below
+                        checkpoint_due = True  # run after this batch's commit, below
+                        continue
                     batch.append(nxt)
                 try:
                     with self._conn_lock, self._patient():
@@ -239,11 +240,15 @@ class Ledger:
                         if self._conn.in_transaction:
                             self._conn.execute("ROLLBACK")
                     self._deliver_all([(p, None, exc) for p in batch])
+                if checkpoint_due:
+                    self._checkpoint()
                 if stop:
                     break
         finally:
-            self._fail_leftovers()
-            self._conn.close()
+            try:
+                self._fail_leftovers()
+            finally:
+                self._conn.close()
 
     @contextlib.contextmanager
     def _patient(self) -> Iterator[None]:
@@ -287,12 +292,13 @@ class Ledger:
             # The file, not a row, is at fault (locked past busy_timeout, disk full, I/O error): retrying
             # row by row would make every waiting request wait out busy_timeout once more.
             results.extend((pending, None, exc) for pending, _ in rows)
-        except sqlite3.Error:
-            # One bad row must not take the others down: retry each in its own transaction.
+        except Exception:
+            # One bad row (a constraint, a value SQLite cannot store) must not take the others down: retry
+            # each in its own transaction.
             for pending, row in rows:
                 try:
                     results.extend(self._commit([(pending, row)]))
-                except sqlite3.Error as exc:
+                except Exception as exc:
                     results.append((pending, None, exc))
         self._deliver_all(results)
 
@@ -313,7 +319,7 @@ class Ledger:
             conn.execute("BEGIN IMMEDIATE")
             ids = [(conn.execute(queries.INSERT_SQL, row).lastrowid,) for row in rows]
             conn.execute("COMMIT")
-        except sqlite3.Error:
+        except BaseException:  # a value SQLite refused (OverflowError...) must not leave the write lock held
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -348,7 +354,7 @@ class Ledger:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
+            if isinstance(item, _Pending):  # not the stop or checkpoint markers
                 leftovers.append((item, None, LedgerError("the ledger closed before this row was written")))
         self._deliver_all(leftovers)
 

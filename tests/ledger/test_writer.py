@@ -324,3 +324,62 @@ async def test_wal_checkpoints_run_on_the_writer_thread(
         assert ledger.checkpoints >= 2 and await ledger.count() == 12
     finally:
         await ledger.aclose()
+
+
+async def test_a_checkpoint_asked_for_mid_batch_runs_after_it(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows queue up while the thread works; a checkpoint request behind them is not lost in their batch."""
+    import edgeroute.ledger.writer as writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 10**9)  # only the ones queued by hand below
+    ledger = Ledger.open(ledger_path)
+    try:
+        with ledger._conn_lock:  # the thread blocks in a first checkpoint while the queue fills
+            ledger._queue.put(writer._CHECKPOINT)
+            await asyncio.sleep(0.05)
+            first = asyncio.create_task(ledger.record(record_factory(request_id="a")))
+            await asyncio.sleep(0.01)
+            ledger._queue.put(writer._CHECKPOINT)
+            second = asyncio.create_task(ledger.record(record_factory(request_id="b")))
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+        for _ in range(100):
+            if ledger.checkpoints >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert ledger.checkpoints == 2 and await ledger.count() == 2
+    finally:
+        await ledger.aclose()
+
+
+async def test_closing_with_a_checkpoint_queued_closes_the_file(ledger_path: Path) -> None:
+    import edgeroute.ledger.writer as writer
+
+    ledger = Ledger.open(ledger_path)
+    with ledger._conn_lock:  # the thread waits in a checkpoint; behind it: stop, then another checkpoint
+        ledger._queue.put(writer._CHECKPOINT)
+        await asyncio.sleep(0.05)
+        ledger._closed = True
+        ledger._queue.put(writer._STOP)
+        ledger._queue.put(writer._CHECKPOINT)
+    ledger._thread.join(10)
+    assert not ledger._thread.is_alive()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed by the writer thread, which did not die first
+        ledger._conn.execute("SELECT 1")
+
+
+async def test_a_value_sqlite_refuses_fails_its_row_alone(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
+    """A row SQLite cannot store fails alone: the inline attempt does not leave the write lock held, and
+    the rows grouped with it in the thread's batch are written."""
+    ledger = Ledger.open(ledger_path)
+    try:
+        huge = ledger.record(record_factory(request_id="huge", completion_tokens=10**20))
+        fine = ledger.record(record_factory(request_id="fine"))
+        results = await asyncio.gather(huge, fine, return_exceptions=True)
+        assert isinstance(results[0], LedgerError) and results[1] is None
+        assert await ledger.count() == 1
+    finally:
+        await ledger.aclose()
