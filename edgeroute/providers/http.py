@@ -109,8 +109,11 @@ class UpstreamClient:
 
         if self._session is None:
             self._session = self._open()
+        # ``connect`` in aiohttp would also bound the wait for a free pooled connection, and a busy pool is
+        # not an unreachable host: only the socket connect is bounded here; the upstream's deadlines bound
+        # the whole wait.
         timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=None, connect=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
         try:
             response = await self._session.post(
@@ -126,7 +129,7 @@ class UpstreamClient:
         return UpstreamResponse(response, label)
 
     def _proxy(self, url: str) -> str | None:
-        """The proxy for ``url`` from HTTP(S)_PROXY / NO_PROXY, as httpx and curl honour them. Resolved
+        """The proxy for ``url`` from HTTP(S)_PROXY / ALL_PROXY / NO_PROXY, as httpx and curl honour them. Resolved
         once per origin: reading the environment on every request cost more than the request itself."""
         from urllib.parse import urlsplit
 
@@ -135,7 +138,8 @@ class UpstreamClient:
         if origin not in self._proxies:
             import urllib.request
 
-            proxy = urllib.request.getproxies().get(parts.scheme)
+            proxies = urllib.request.getproxies()
+            proxy = proxies.get(parts.scheme) or proxies.get("all")
             if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
                 proxy = None
             self._proxies[origin] = proxy or None

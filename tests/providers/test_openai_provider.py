@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -287,3 +288,20 @@ async def test_an_html_page_instead_of_an_api_is_a_bad_response(
     with pytest.raises(UpstreamError, match="HTML page") as info:
         await collect(OpenAIProvider(client, base).stream_chat(model, simple_request(), KEY))
     assert info.value.code == "upstream_bad_response"
+
+
+async def test_waiting_for_a_pooled_connection_is_not_a_connect_failure(fake_cloud: FakeCloud) -> None:
+    """A full pool makes the next request wait; that is not an unreachable host (which would mark the
+    endpoint down): it is bounded by the request's own deadlines, and both answers arrive."""
+    fake_cloud.reply = Reply(text="slow answer here", chunk_chars=4, chunk_delay=0.15)
+    model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, connect_timeout=0.2)
+    client = UpstreamClient(max_connections=1)
+    try:
+        provider = OpenAIProvider(client, fake_cloud.openai_base_url)
+        first, second = await asyncio.gather(
+            collect(provider.stream_chat(model, simple_request(), KEY)),
+            collect(provider.stream_chat(model, simple_request(), KEY)),
+        )
+    finally:
+        await client.aclose()
+    assert text_of(first) == text_of(second) == "slow answer here"
