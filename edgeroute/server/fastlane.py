@@ -52,7 +52,7 @@ class FastLane:
         try:
             if not body:
                 raise InvalidRequest("The request body is required", code="missing_required_parameter")
-            parsed = route.body.model_validate_json(body)
+            parsed = route.body.model_validate_json(body.removeprefix(b"\xef\xbb\xbf"))  # a UTF-8 BOM is JSON
             response = await route.handler(parsed, request)
         except ValidationError as exc:
             response = validation_error(request, exc.errors(include_url=False))

@@ -73,6 +73,16 @@ def test_malformed_and_wrong_fields_are_400_naming_the_field(
     still_serving(local_server)
 
 
+def test_an_empty_body_and_a_bom_prefixed_body(local_server: LiveServer) -> None:
+    r = httpx.post(local_server.url + CHAT, content=b"", headers={"content-type": "application/json"})
+    openai_error(r, 400, "missing_required_parameter")
+    body = b'\xef\xbb\xbf{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}'
+    r = httpx.post(
+        local_server.url + CHAT, content=body, headers={"content-type": "application/json"}, timeout=60
+    )
+    assert r.status_code == 200, r.text  # a UTF-8 byte order mark is valid JSON text
+
+
 def test_anthropic_bad_input_is_anthropic_shaped(local_server: LiveServer) -> None:
     r = httpx.post(
         local_server.url + "/v1/messages", json={"model": "auto", "messages": MSG}
