@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from edgeroute.config import CloudModelConfig
+from edgeroute.providers.http import UpstreamClient
 from tests.fakes.fixtures import fake_cloud, fake_cloud_b, fake_cloud_servers, memory_keyring
 
-__all__ = ["cloud_model", "fake_cloud", "fake_cloud_b", "fake_cloud_servers", "memory_keyring"]
+__all__ = ["client", "cloud_model", "fake_cloud", "fake_cloud_b", "fake_cloud_servers", "memory_keyring"]
 
 
 def cloud_model(name: str, provider: str, base_url: str, **extra: Any) -> CloudModelConfig:
@@ -24,3 +28,11 @@ def cloud_model(name: str, provider: str, base_url: str, **extra: Any) -> CloudM
     }
     fields.update(extra)
     return CloudModelConfig(**fields)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[UpstreamClient]:
+    """One pooled upstream client per test, closed after it."""
+    c = UpstreamClient()
+    yield c
+    await c.aclose()

@@ -3,8 +3,6 @@ use/results, images, stop sequences, headers), stream events to internal events,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from edgeroute.chat import ChatRequest, Finish, Message, ReasoningDelta, Tool, ToolCall, Usage
@@ -21,13 +19,6 @@ from tests.providers.conftest import cloud_model
 from tests.providers.helpers import collect, simple_request, text_of, tool_calls_of
 
 KEY = "sk-ant-test-0123456789"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[UpstreamClient]:
-    c = UpstreamClient()
-    yield c
-    await c.aclose()
 
 
 def provider(client: UpstreamClient, cloud: FakeCloud) -> AnthropicProvider:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -20,13 +19,6 @@ from tests.providers.conftest import cloud_model
 from tests.providers.helpers import collect, simple_request, text_of, tool_calls_of
 
 KEY = "sk-test-openai-0123456789"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[UpstreamClient]:
-    c = UpstreamClient()
-    yield c
-    await c.aclose()
 
 
 def provider(client: UpstreamClient, cloud: FakeCloud) -> OpenAIProvider:
