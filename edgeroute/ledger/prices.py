@@ -14,6 +14,7 @@ whole request at those rates once the prompt exceeds its threshold.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -114,8 +115,19 @@ def cost_usd(price: Price, usage: TokenUsage) -> float:
 
 
 def energy_nano(watts: float, seconds: float, usd_per_kwh: float) -> int:
-    """watts x seconds = joules; / 3.6e6 = kWh; x price; in nano-dollars."""
-    return _round(_dec(watts) * _dec(max(0.0, seconds)) * _dec(usd_per_kwh) * 1000 / Decimal("3.6"))
+    """watts x seconds = joules; / 3.6e6 = kWh; x price; in nano-dollars.
+
+    The default config prices no energy and this runs on every local request: a zero factor is $0 at
+    once (when all three are finite; inf x 0 stays the Decimal error it always was)."""
+    seconds = max(0.0, seconds)
+    if (
+        (watts == 0 or usd_per_kwh == 0 or seconds == 0)
+        and math.isfinite(watts)
+        and math.isfinite(seconds)
+        and math.isfinite(usd_per_kwh)
+    ):
+        return 0
+    return _round(_dec(watts) * _dec(seconds) * _dec(usd_per_kwh) * 1000 / Decimal("3.6"))
 
 
 # ---- the shipped table ----------------------------------------------------------------------------
