@@ -7,7 +7,7 @@ already happened at the edge.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,8 +56,14 @@ class Tool:
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
+def new_id(prefix: str, hex_digits: int = 24) -> str:
+    """``prefix`` + random hex, as the ids in OpenAI's and Anthropic's answers look; straight from
+    ``os.urandom`` (a few times cheaper than ``uuid4().hex``, and ids are made on every request)."""
+    return prefix + os.urandom(hex_digits // 2).hex()
+
+
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
+    return new_id("req_")
 
 
 @dataclass(slots=True)

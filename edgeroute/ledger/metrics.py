@@ -5,7 +5,7 @@ scrape time through callbacks (``track_engine``) or set directly."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,10 +68,20 @@ class Metrics:
         # Children bound once: ``labels()`` validates and locks on every call, and observe() runs per request.
         self._prompt_tokens = self.tokens.labels("prompt")
         self._completion_tokens = self.tokens.labels("completion")
+        self._children: dict[
+            tuple[Any, ...], Any
+        ] = {}  # (metric, *labels) -> child, as prometheus keeps them
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, record: LedgerRecord) -> None:
         tier = record.tier or "none"
-        self.requests.labels(tier, record.served_model or "none", str(record.status)).inc()
+        self._child(self.requests, tier, record.served_model or "none", str(record.status)).inc()
         if record.cost_usd is None:
             self.unknown_cost.inc()
         elif record.cost_usd > 0:
@@ -83,9 +93,9 @@ class Metrics:
         self._prompt_tokens.inc(max(0, record.prompt_tokens))
         self._completion_tokens.inc(max(0, record.completion_tokens))
         if record.ok:
-            self.latency.labels(tier).observe(record.latency_ms / 1000.0)
+            self._child(self.latency, tier).observe(record.latency_ms / 1000.0)
             if record.ttft_ms is not None:
-                self.ttft.labels(tier).observe(record.ttft_ms / 1000.0)
+                self._child(self.ttft, tier).observe(record.ttft_ms / 1000.0)
 
     def track_engine(self, queue_depth: Callable[[], float], loaded_models: Callable[[], float]) -> None:
         """Read the engine's state at each scrape."""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edgeroute import jsonio
 from edgeroute.ledger.money import opt_nano_to_usd, opt_usd_to_nano
 from edgeroute.ledger.record import LedgerRecord, attempts_from_json, attempts_to_json, prompt_hash
 
@@ -56,7 +57,7 @@ def record_to_row(rec: LedgerRecord, *, log_prompts: bool) -> tuple[object, ...]
         rec.served_model,
         rec.route_reason,
         rec.route_score,
-        json.dumps(rec.route_features, separators=(",", ":")),
+        jsonio.dumps_str(rec.route_features),
         attempts_to_json(rec.attempts),
         int(rec.prompt_tokens),
         int(rec.completion_tokens),

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from edgeroute import jsonio
 from edgeroute.chat import Attempt
 
 Tier = Literal["local", "cloud"]
@@ -78,7 +79,7 @@ class LedgerRecord:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        return jsonio.dumps_str(self.to_dict())
 
 
 def _attempt_dict(a: Attempt) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def _attempt_dict(a: Attempt) -> dict[str, Any]:
 
 
 def attempts_to_json(attempts: list[Attempt]) -> str:
-    return json.dumps([_attempt_dict(a) for a in attempts], separators=(",", ":"))
+    return jsonio.dumps_str([_attempt_dict(a) for a in attempts])
 
 
 def attempts_from_json(text: str | None) -> list[Attempt]:

@@ -304,39 +304,39 @@ class AnthropicProvider:
         self, model: CloudModelConfig, req: ChatRequest, api_key: str
     ) -> AsyncIterator[StreamEvent]:
         label = target_label(model)
-        deadline = Deadline(model, label)
-        response = await open_response(
-            self._client,
-            self._url,
-            build_body(model, req),
-            {"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
-            deadline,
-            http_timeout(model),
-            key_name=model.key_name,
-            secret=api_key,
-        )
-        try:
-            reader = EventReader(req, label, api_key)
-            if response.headers.get("content-type", "").startswith("application/json"):
-                body = await read_body(response, deadline)
-                message = parse_json(body.decode("utf-8", "replace"), label)
-                if not isinstance(message, dict):
-                    raise UpstreamError(f"{label}: unexpected answer", code="upstream_bad_response")
-                for event in reader.feed_message(message):
+        with Deadline(model, label) as deadline:
+            response = await open_response(
+                self._client,
+                self._url,
+                build_body(model, req),
+                {"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
+                deadline,
+                http_timeout(model),
+                key_name=model.key_name,
+                secret=api_key,
+            )
+            try:
+                reader = EventReader(req, label, api_key)
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    body = await read_body(response, deadline)
+                    message = parse_json(body.decode("utf-8", "replace"), label)
+                    if not isinstance(message, dict):
+                        raise UpstreamError(f"{label}: unexpected answer", code="upstream_bad_response")
+                    for event in reader.feed_message(message):
+                        yield event
+                else:
+                    async with aclosing(iter_sse(response, deadline)) as events:
+                        async for sse in events:
+                            if not sse.data.strip():
+                                continue
+                            for event in reader.feed(parse_json(sse.data, label)):
+                                deadline.mark_token()
+                                yield event
+                            if reader.stopped:
+                                break
+                    if not reader.stopped:
+                        raise stream_ended_early(label)
+                for event in reader.tail():
                     yield event
-            else:
-                async with aclosing(iter_sse(response, deadline)) as events:
-                    async for sse in events:
-                        if not sse.data.strip():
-                            continue
-                        for event in reader.feed(parse_json(sse.data, label)):
-                            deadline.mark_token()
-                            yield event
-                        if reader.stopped:
-                            break
-                if not reader.stopped:
-                    raise stream_ended_early(label)
-            for event in reader.tail():
-                yield event
-        finally:
-            response.close()
+            finally:
+                response.close()

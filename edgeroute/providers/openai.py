@@ -229,43 +229,43 @@ class OpenAIProvider:
         self, model: CloudModelConfig, req: ChatRequest, api_key: str
     ) -> AsyncIterator[StreamEvent]:
         label = target_label(model)
-        deadline = Deadline(model, label)
-        response = await open_response(
-            self._client,
-            self._url,
-            build_body(model, req),
-            {"authorization": f"Bearer {api_key}", "accept": "text/event-stream"},
-            deadline,
-            http_timeout(model),
-            key_name=model.key_name,
-            secret=api_key,
-        )
-        try:
-            reader = ChunkReader(req, label, api_key)
-            if response.headers.get("content-type", "").startswith("application/json"):
-                body = await read_body(response, deadline)
-                for event in reader.feed(
-                    parse_json(body.decode("utf-8", "replace"), label), whole_message=True
-                ):
+        with Deadline(model, label) as deadline:
+            response = await open_response(
+                self._client,
+                self._url,
+                build_body(model, req),
+                {"authorization": f"Bearer {api_key}", "accept": "text/event-stream"},
+                deadline,
+                http_timeout(model),
+                key_name=model.key_name,
+                secret=api_key,
+            )
+            try:
+                reader = ChunkReader(req, label, api_key)
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    body = await read_body(response, deadline)
+                    for event in reader.feed(
+                        parse_json(body.decode("utf-8", "replace"), label), whole_message=True
+                    ):
+                        yield event
+                else:
+                    done = False
+                    async with aclosing(iter_sse(response, deadline)) as events:
+                        async for sse in events:
+                            data = sse.data.strip()
+                            if data == "[DONE]":
+                                # Read on to the end of the body (a few bytes): a response closed
+                                # before EOF cannot go back to the pool, costing a new TCP connection.
+                                done = True
+                                continue
+                            if not data or done:
+                                continue
+                            for event in reader.feed(parse_json(data, label)):
+                                deadline.mark_token()
+                                yield event
+                    if not done and reader.finish is None:
+                        raise stream_ended_early(label)
+                for event in reader.tail():
                     yield event
-            else:
-                done = False
-                async with aclosing(iter_sse(response, deadline)) as events:
-                    async for sse in events:
-                        data = sse.data.strip()
-                        if data == "[DONE]":
-                            # Read on to the end of the body (a few bytes): a response closed
-                            # before EOF cannot go back to the pool, costing a new TCP connection.
-                            done = True
-                            continue
-                        if not data or done:
-                            continue
-                        for event in reader.feed(parse_json(data, label)):
-                            deadline.mark_token()
-                            yield event
-                if not done and reader.finish is None:
-                    raise stream_ended_early(label)
-            for event in reader.tail():
-                yield event
-        finally:
-            response.close()
+            finally:
+                response.close()

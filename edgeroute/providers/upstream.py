@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 
+from edgeroute import jsonio
 from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from edgeroute.providers.http import MESSAGE_LIMIT, Timeouts, UpstreamClient, UpstreamResponse
@@ -55,7 +56,13 @@ def http_timeout(model: CloudModelConfig) -> Timeouts:
 
 
 class Deadline:
-    """The first-token and total deadlines of one upstream call (monotonic clock)."""
+    """The first-token and total deadlines of one upstream call (monotonic clock), used as a context
+    manager around the call (leaving it cancels the timer).
+
+    Every network read of a stream runs in :meth:`scope`, so the deadline is one bare timer for the whole
+    call rather than one per read: it is armed for the current end (the first token's, then the total's)
+    and, when it fires, cancels the task waiting inside a scope (what ``asyncio.timeout`` does); fired
+    between two reads, it makes the next scope raise at once."""
 
     def __init__(self, model: CloudModelConfig, label: str) -> None:
         now = time.monotonic()
@@ -65,6 +72,18 @@ class Deadline:
         self._first_at = now + self._first_s if self._first_s > 0 else math.inf
         self._total_at = now + self._total_s if self._total_s > 0 else math.inf
         self.got_token = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = math.nan  # the end the timer was set for
+        self._fired = False
+        self._waiting: asyncio.Task[Any] | None = None  # the task inside a scope, if any
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def mark_token(self) -> None:
         self.got_token = True
@@ -79,12 +98,23 @@ class Deadline:
             f"{self.label}: the answer took longer than {self._total_s:g}s (total_timeout)"
         )
 
+    def _arm(self, end: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._armed_for = end
+        self._fired = False
+        delay = max(end - time.monotonic(), 0.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._fired = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
     @contextmanager
     def scope(self) -> Iterator[None]:
-        """Run the block under the current deadline; overrunning raises :class:`UpstreamTimeout`.
-
-        Every network read of a stream runs in one, so it is a bare timer that cancels the task (what
-        ``asyncio.timeout`` does) rather than an anyio cancel scope, which costs four times as much."""
+        """Run the block under the current deadline; overrunning raises :class:`UpstreamTimeout`."""
         end = self._end()
         if end == math.inf:
             yield
@@ -97,23 +127,20 @@ class Deadline:
             except TimeoutError as exc:
                 raise self.expired() from exc
             return
-        fired = False
-
-        def expire() -> None:
-            nonlocal fired
-            fired = True
-            task.cancel()
-
-        # The timer can only run while the task waits inside the block, so its cancel lands there.
-        handle = asyncio.get_running_loop().call_later(max(end - time.monotonic(), 0.0), expire)
+        if end != self._armed_for:
+            self._arm(end)
+        elif self._fired:
+            raise self.expired()
+        # The timer's cancel can only land while the task waits in here: it cancels ``_waiting`` only.
+        self._waiting = task
         try:
             yield
         except asyncio.CancelledError:
-            if fired and task.uncancel() == 0:  # our cancel, and nobody else's pending
+            if self._fired and task.uncancel() == 0:  # our cancel, and nobody else's pending
                 raise self.expired() from None
             raise
         finally:
-            handle.cancel()
+            self._waiting = None
 
 
 def is_network_down(exc: BaseException) -> bool:
@@ -178,7 +205,7 @@ def scrub(text: str, secret: str | None) -> str:
 
 def parse_json(data: str, label: str) -> Any:
     try:
-        return json.loads(data)
+        return jsonio.loads(data)
     except ValueError as exc:
         raise UpstreamError(
             f"{label}: malformed JSON in the upstream's answer", code="upstream_bad_response"
@@ -242,7 +269,7 @@ async def open_response(
     """POST ``body`` as JSON and return the open response, or raise the mapped error for any failure or
     HTTP error status (the response is closed then)."""
     label = deadline.label
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = jsonio.dumps(body)
     with deadline.scope():
         response = await client.post(url, payload, headers, timeouts, label)
     if response.status < 400:

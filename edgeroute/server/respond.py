@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from edgeroute import jsonio
 from edgeroute.chat import ChatRequest, StreamEvent, Usage
 from edgeroute.errors import EdgerouteError
 from edgeroute.server.coalesce import ReadyGroups
@@ -51,6 +52,14 @@ class Outcome:
     @property
     def latency_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
+
+
+class JSONBody(JSONResponse):
+    """Starlette's JSON response, written by orjson (:mod:`edgeroute.jsonio`): every non-streamed answer
+    goes through it."""
+
+    def render(self, content: Any) -> bytes:
+        return jsonio.dumps(content)
 
 
 Done = Callable[[Outcome], Any]  # async accounting hook; returns extra usage fields (cost) or None
@@ -157,10 +166,6 @@ async def collected(events: AsyncIterator[StreamEvent], outcome: Outcome) -> Col
     return result
 
 
-def json_response(body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse(body, headers=headers)
-
-
 async def serve_chat(
     services: Services,
     req: ChatRequest,
@@ -185,4 +190,4 @@ async def serve_chat(
     finally:
         extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
-    return JSONResponse(render_json(opened.target, result, extra), headers=headers)
+    return JSONBody(render_json(opened.target, result, extra), headers=headers)

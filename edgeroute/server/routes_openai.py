@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from edgeroute.chat import EmbeddingRequest
 from edgeroute.errors import EdgerouteError, InvalidRequest, ModelNotFound, UnsupportedByModel
 from edgeroute.server.app import request_controls, services_of
 from edgeroute.server.gateway import resolve_model
-from edgeroute.server.respond import Outcome, collected, serve_chat, sse_response
+from edgeroute.server.respond import JSONBody, Outcome, collected, serve_chat, sse_response
 from edgeroute.wire import openai as wire
 from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
 
@@ -98,7 +98,7 @@ async def completions(body: CompletionRequestIn, request: Request) -> Response:
     finally:
         extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
-    return JSONResponse(wire.text_completion(served, result, extra), headers=headers)
+    return JSONBody(wire.text_completion(served, result, extra), headers=headers)
 
 
 @router.post("/v1/embeddings", response_model=None)
@@ -138,7 +138,7 @@ async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
         "x-edgeroute-cost-usd": "0",
         "x-edgeroute-saved-usd": "0",
     }
-    return JSONResponse(payload, headers=headers)
+    return JSONBody(payload, headers=headers)
 
 
 @router.get("/v1/models")

@@ -5,9 +5,9 @@ stop_reason and usage, message_stop) and to complete ``message`` objects."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
+from edgeroute import jsonio
 from edgeroute.chat import (
     ChatRequest,
     Finish,
@@ -19,6 +19,7 @@ from edgeroute.chat import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    new_id,
 )
 from edgeroute.wire.anthropic_models import MessagesRequest
 from edgeroute.wire.collect import Collected
@@ -109,7 +110,7 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: ".encode() + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return f"event: {name}\ndata: ".encode() + jsonio.dumps(data) + b"\n\n"
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
@@ -132,7 +133,7 @@ class MessagesStreamer:
     """Turns internal events into the Messages API event sequence for one stream."""
 
     def __init__(self, model: str, input_tokens_estimate: int = 0) -> None:
-        self.id = "msg_" + uuid.uuid4().hex[:24]
+        self.id = new_id("msg_")
         self.model = model
         self.input_estimate = input_tokens_estimate
         self.usage: Usage | None = None
@@ -185,7 +186,7 @@ class MessagesStreamer:
             if event.index not in self._tool_blocks:
                 block = {
                     "type": "tool_use",
-                    "id": event.id or f"toolu_{uuid.uuid4().hex[:20]}",
+                    "id": event.id or new_id("toolu_", 20),
                     "name": event.name or "",
                     "input": {},
                 }
@@ -238,7 +239,7 @@ def message_response(model: str, result: Collected) -> dict[str, Any]:
         content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": args})
     usage = result.usage or Usage(0, 0, estimated=True)
     return {
-        "id": "msg_" + uuid.uuid4().hex[:24],
+        "id": new_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": model,

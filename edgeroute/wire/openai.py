@@ -5,13 +5,12 @@ complete ``chat.completion`` / ``text_completion`` objects."""
 from __future__ import annotations
 
 import base64
-import json
 import struct
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from edgeroute import jsonio
 from edgeroute.chat import (
     ChatRequest,
     CompletionRequest,
@@ -25,6 +24,7 @@ from edgeroute.chat import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    new_id,
 )
 from edgeroute.wire.collect import Collected
 from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
@@ -113,7 +113,7 @@ def usage_json(usage: Usage | None, extra: dict[str, Any] | None = None) -> dict
 
 
 def _sse(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + jsonio.dumps(obj) + b"\n\n"
 
 
 class _Chunker:
@@ -123,7 +123,7 @@ class _Chunker:
     OBJECT = ""
 
     def __init__(self, model: str, include_usage: bool, prefix: str) -> None:
-        self.id = prefix + uuid.uuid4().hex[:24]
+        self.id = new_id(prefix)
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
@@ -199,7 +199,7 @@ def chat_completion(
             for c in result.tool_calls
         ]
     return {
-        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "id": new_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -243,7 +243,7 @@ def text_completion(
     model: str, result: Collected, usage_extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return {
-        "id": "cmpl-" + uuid.uuid4().hex[:24],
+        "id": new_id("cmpl-"),
         "object": "text_completion",
         "created": int(time.time()),
         "model": model,
