@@ -2,7 +2,7 @@
 directly: sequential small requests, streaming and not, p50 and p99 (targets: p50 <= 1 ms, p99 <= 3 ms).
 
 Three processes, as in real use: the fake upstream, `edgeroute serve`, and this client (httpx, keep-alive).
-Run: .venv/bin/python scripts/bench_gateway.py [--requests 500]
+Run: .venv/bin/python scripts/bench_gateway.py [--requests 500] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def start_stack(tmp: Path) -> tuple[list[subprocess.Popen[bytes]], str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=10, help="direct and gateway alternate this often")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         procs, direct_url, gateway_url = start_stack(Path(tmp))
@@ -98,8 +99,14 @@ def main() -> None:
                 for stream in (False, True):
                     measure(client, direct_url, BODY, 50, stream)  # warm-up both paths
                     measure(client, gateway_url, BODY, 50, stream)
-                    direct = measure(client, direct_url, BODY, args.requests, stream)
-                    via = measure(client, gateway_url, BODY, args.requests, stream)
+                    # Interleaved in rounds: this VM's speed drifts by up to 2x over minutes, and two
+                    # back-to-back blocks would measure the drift along with the gateway.
+                    direct: list[float] = []
+                    via: list[float] = []
+                    per_round = max(1, args.requests // args.rounds)
+                    for _ in range(args.rounds):
+                        direct += measure(client, direct_url, BODY, per_round, stream)
+                        via += measure(client, gateway_url, BODY, per_round, stream)
                     d50, v50 = statistics.median(direct), statistics.median(via)
                     d99, v99 = percentile(direct, 0.99), percentile(via, 0.99)
                     name = "stream" if stream else "non-stream"
