@@ -249,6 +249,38 @@ async def test_total_timeout_bounds_a_trickling_stream(client: UpstreamClient, f
         await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
 
 
+async def test_a_deadline_passed_between_reads_fails_the_next_read_at_once(
+    client: UpstreamClient, fake_cloud: FakeCloud
+) -> None:
+    # The consumer holds the first event past total_timeout: the timer fires while no read waits, so the
+    # next read must fail at once, even with the rest of the answer already buffered.
+    fake_cloud.reply = Reply(text="x" * 20, chunk_chars=2, chunk_delay=0.02)
+    model = cloud_model("gpt", "openai", fake_cloud.openai_base_url, total_timeout=0.3)
+    stream = provider(client, fake_cloud).stream_chat(model, simple_request(), KEY)
+    await anext(stream)
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout, match=r"longer than 0\.3s"):
+        await collect(stream)
+    assert time.monotonic() - started < 0.5
+
+
+async def test_a_closed_stream_leaves_no_deadline_behind(
+    client: UpstreamClient, fake_cloud: FakeCloud
+) -> None:
+    # The call's one timer goes with the call: after the stream is closed, its deadline never cancels
+    # the task that used it.
+    model = cloud_model(
+        "gpt", "openai", fake_cloud.openai_base_url, first_token_timeout=0.2, total_timeout=0.3
+    )
+    stream = provider(client, fake_cloud).stream_chat(model, simple_request(), KEY)
+    await anext(stream)
+    await stream.aclose()
+    await asyncio.sleep(0.5)  # a leftover timer would have cancelled this sleep
+    events = await collect(provider(client, fake_cloud).stream_chat(model, simple_request(), KEY))
+    assert text_of(events) == "Hello from the fake cloud."
+
+
 async def test_connect_refused(client: UpstreamClient) -> None:
     base = closed_port_url() + "/v1"
     model = cloud_model("gpt", "openai", base)
