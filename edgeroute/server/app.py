@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeroute import __version__
 from edgeroute.errors import EdgerouteError, InvalidRequest
-from edgeroute.server.guard import RequestGuard
+from edgeroute.server.guard import ASGIApp, RequestGuard
 
 if TYPE_CHECKING:
     from edgeroute.config import Settings
@@ -36,6 +36,14 @@ def error_response(request: Request, error: EdgerouteError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: the traceback goes to the log, the client gets a 500 that says where to look."""
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    return error_response(
+        request, EdgerouteError("Internal error; see the daemon log", code="internal_error")
+    )
+
+
 def validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
     """A body that failed validation, as a 400 naming the first bad field (never FastAPI's 422)."""
     first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
@@ -48,6 +56,50 @@ def validation_error(request: Request, errors: Sequence[Any]) -> JSONResponse:
     message = f"{loc}: {first['msg']}" if loc else str(first["msg"])
     code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
     return error_response(request, InvalidRequest(message, code=code, param=loc or None))
+
+
+class _Edgeroute(FastAPI):
+    """FastAPI with edgeroute's own ASGI layers outermost.
+
+    FastAPI puts added middleware inside three layers of its own (server errors, telemetry, a body limit),
+    each a coroutine and a wrapped ``send`` on every request. The guard (which bounds bodies itself) and
+    the fast lane (which answers its own errors, the unexpected ones as a logged 500) need none of them, so
+    they wrap FastAPI's whole stack instead: the chat endpoints skip it, everything else goes through it
+    as before."""
+
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.front is None else self.front(stack)
+
+
+def _cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
+    from starlette.middleware.cors import CORSMiddleware
+
+    return CORSMiddleware(
+        app,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=[
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "anthropic-version",
+            "x-edgeroute-route",
+            "x-edgeroute-private",
+        ],
+        expose_headers=[
+            "x-edgeroute-tier",
+            "x-edgeroute-model",
+            "x-edgeroute-reason",
+            "x-edgeroute-score",
+            "x-edgeroute-fallbacks",
+            "x-edgeroute-cost-usd",
+            "x-edgeroute-saved-usd",
+        ],
+        allow_credentials=False,
+    )
 
 
 def create_app(
@@ -73,7 +125,7 @@ def create_app(
             if owned:
                 await app.state.services.close()
 
-    app = FastAPI(
+    app = _Edgeroute(
         title="edgeroute",
         version=__version__,
         lifespan=lifespan,
@@ -108,10 +160,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        return error_response(
-            request, EdgerouteError("Internal error; see the daemon log", code="internal_error")
-        )
+        return internal_error(request, exc)
 
     app.include_router(routes_openai.router)
     app.include_router(routes_anthropic.router)
@@ -122,50 +171,29 @@ def create_app(
     from edgeroute.wire.anthropic_models import MessagesRequest
     from edgeroute.wire.openai_models import ChatCompletionRequest
 
-    app.add_middleware(
-        FastLane,
-        routes={
-            "/v1/chat/completions": FastRoute(ChatCompletionRequest, routes_openai.chat_completions),
-            "/v1/messages": FastRoute(MessagesRequest, routes_anthropic.messages),
-        },
-    )
     server = settings.server
-    if server.allowed_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(server.allowed_origins),
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=[
-                "authorization",
-                "content-type",
-                "x-api-key",
-                "anthropic-version",
-                "x-edgeroute-route",
-                "x-edgeroute-private",
-            ],
-            expose_headers=[
-                "x-edgeroute-tier",
-                "x-edgeroute-model",
-                "x-edgeroute-reason",
-                "x-edgeroute-score",
-                "x-edgeroute-fallbacks",
-                "x-edgeroute-cost-usd",
-                "x-edgeroute-saved-usd",
-            ],
-            allow_credentials=False,
-        )
     tokens = {t: f"token-{i + 1}" for i, t in enumerate(server.api_tokens)}
     tokens.update({c.token: c.name for c in settings.clients if c.token})
-    app.add_middleware(
-        RequestGuard,
-        allowed_hosts=set(server.allowed_hosts)
-        | ({server.host} if server.host not in ("0.0.0.0", "::") else set()),
-        allowed_origins=set(server.allowed_origins),
-        tokens=tokens,
-        max_body_bytes=int(server.max_body_mb * 1024 * 1024),
-    )
+    fast_routes = {
+        "/v1/chat/completions": FastRoute(ChatCompletionRequest, routes_openai.chat_completions),
+        "/v1/messages": FastRoute(MessagesRequest, routes_anthropic.messages),
+    }
+
+    def front(inner: ASGIApp) -> ASGIApp:
+        """Guard, then CORS, then the fast lane, around FastAPI's whole stack (see :class:`_Edgeroute`)."""
+        layered: ASGIApp = FastLane(inner, routes=fast_routes)
+        if server.allowed_origins:
+            layered = _cors(layered, server.allowed_origins)
+        return RequestGuard(
+            layered,
+            allowed_hosts=set(server.allowed_hosts)
+            | ({server.host} if server.host not in ("0.0.0.0", "::") else set()),
+            allowed_origins=set(server.allowed_origins),
+            tokens=tokens,
+            max_body_bytes=int(server.max_body_mb * 1024 * 1024),
+        )
+
+    app.front = front
     return app
 
 

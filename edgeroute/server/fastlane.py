@@ -2,13 +2,14 @@
 
 FastAPI's route matching through included routers, dependency solving and generic body parsing cost
 about a third of the daemon's CPU on a proxied request (in-process: 1.0 -> 0.67 ms without them). This
-pure ASGI layer, inside the request guard, takes ``POST`` on the paths it knows: it reads the body once,
+pure ASGI layer, inside the request guard and around FastAPI's whole stack, takes ``POST`` on the paths it
+knows: it reads the body once,
 validates it straight from the JSON bytes (pydantic's Rust parser) and calls the very handler functions
 the FastAPI routes use. The routes stay registered: they document the endpoints in the OpenAPI schema and
 serve anything this layer does not take (another method, a path it does not know).
 
 Errors are answered exactly as the app's exception handlers answer them (:func:`error_response`,
-:func:`validation_error`); anything unexpected propagates to the app's 500 handler.
+:func:`validation_error`, :func:`internal_error` for anything unexpected, logged).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class FastLane:
         from pydantic import ValidationError
         from starlette.requests import Request
 
-        from edgeroute.server.app import error_response, validation_error
+        from edgeroute.server.app import error_response, internal_error, validation_error
 
         body = await _read_body(receive)
         request = Request(scope, receive)  # the response listens there for the client's disconnect
@@ -58,6 +59,8 @@ class FastLane:
             response = validation_error(request, exc.errors(include_url=False))
         except EdgerouteError as exc:
             response = error_response(request, exc)
+        except Exception as exc:
+            response = internal_error(request, exc)
         await response(scope, receive, send)
 
 

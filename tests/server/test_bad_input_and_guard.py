@@ -204,3 +204,37 @@ def test_configured_origin_gets_cors_never_star(guarded_server: LiveServer) -> N
     assert preflight.headers.get("access-control-allow-credentials") != "true"
     r = httpx.get(guarded_server.url + "/health", headers={"origin": "https://app.example"})
     assert r.headers["access-control-allow-origin"] == "https://app.example"
+    chat = httpx.post(  # the fast lane answers chat requests inside the CORS layer too
+        guarded_server.url + CHAT,
+        json={"model": "auto", "messages": MSG, "max_tokens": 2},
+        headers={"origin": "https://app.example", "authorization": "Bearer tok-zed-0123456789"},
+        timeout=60,
+    )
+    assert chat.status_code == 200
+    assert chat.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-edgeroute-model" in chat.headers["access-control-expose-headers"]
+
+
+class BrokenRouter:
+    """A router with a bug: what the daemon does with an unexpected exception on the chat path."""
+
+    async def decide(self, *args: object) -> None:
+        raise RuntimeError("a bug in the router")
+
+
+def test_a_bug_on_the_chat_path_is_a_logged_500_and_the_daemon_keeps_serving(
+    starter_gguf: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings(starter_gguf), home_paths(tmp_path), router=BrokenRouter())
+    with LiveServer(app) as live:
+        for path, body in (
+            (CHAT, {"model": "auto", "messages": MSG}),
+            ("/v1/messages", {"model": "auto", "messages": MSG, "max_tokens": 2}),
+        ):
+            r = httpx.post(live.url + path, json=body, timeout=60)
+            assert r.status_code == 500
+            error = r.json()["error"]
+            assert error["message"] == "Internal error; see the daemon log"
+            assert error.get("code", error.get("type")) in ("internal_error", "api_error")
+        assert httpx.get(live.url + "/health").json()["status"] == "ok"
+    assert "a bug in the router" in caplog.text
