@@ -68,6 +68,20 @@ class SSEDecoder:
                 text = text[1:]
         buffer = self._buffer + text
         events: list[ServerSentEvent] = []
+        if "\r" not in buffer:  # what upstreams send: "\n" line ends, one "data: " line per event
+            lines = buffer.split("\n")
+            self._buffer = lines.pop()
+            for line in lines:
+                if line.startswith("data: "):
+                    self._data.append(line[6:])
+                    self._has_fields = True
+                elif line:
+                    self._line(line)
+                else:
+                    events += self._dispatch()
+            if len(self._buffer) > self._max_buffer:
+                raise SSEError(f"an SSE line is longer than {self._max_buffer} bytes")
+            return events
         start = 0
         length = len(buffer)
         while start < length:

@@ -15,8 +15,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -112,35 +111,56 @@ class Deadline:
         if self._waiting is not None:
             self._waiting.cancel()
 
-    @contextmanager
-    def scope(self) -> Iterator[None]:
-        """Run the block under the current deadline; overrunning raises :class:`UpstreamTimeout`."""
-        end = self._end()
+    def scope(self) -> _Read:
+        """A context for one network read: overrunning the current deadline raises
+        :class:`UpstreamTimeout`."""
+        return _Read(self)
+
+
+class _Read:
+    """One network read under a :class:`Deadline`. A class rather than a generator-based context manager:
+    every read of every stream enters one."""
+
+    __slots__ = ("_deadline", "_fallback", "_task")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+        self._task: asyncio.Task[Any] | None = None
+        self._fallback: Any = None  # Python 3.10: an anyio scope
+
+    def __enter__(self) -> None:
+        deadline = self._deadline
+        end = deadline._end()
         if end == math.inf:
-            yield
             return
         task = asyncio.current_task() if sys.version_info >= (3, 11) else None
         if task is None:  # Python 3.10 has no Task.uncancel(): the anyio scope is the safe way there
-            try:
-                with anyio.fail_after(max(end - time.monotonic(), 0.0)):
-                    yield
-            except TimeoutError as exc:
-                raise self.expired() from exc
+            self._fallback = anyio.fail_after(max(end - time.monotonic(), 0.0))
+            self._fallback.__enter__()
             return
-        if end != self._armed_for:
-            self._arm(end)
-        elif self._fired:
-            raise self.expired()
+        if end != deadline._armed_for:
+            deadline._arm(end)
+        elif deadline._fired:
+            raise deadline.expired()
         # The timer's cancel can only land while the task waits in here: it cancels ``_waiting`` only.
-        self._waiting = task
-        try:
-            yield
-        except asyncio.CancelledError:
-            if self._fired and task.uncancel() == 0:  # our cancel, and nobody else's pending
-                raise self.expired() from None
-            raise
-        finally:
-            self._waiting = None
+        deadline._waiting = self._task = task
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        deadline = self._deadline
+        if self._fallback is not None:
+            try:
+                self._fallback.__exit__(kind, exc, tb)  # its own cancellation comes out as TimeoutError
+            except TimeoutError as error:
+                raise deadline.expired() from error
+            return
+        task = self._task
+        if task is None:
+            return
+        deadline._waiting = None
+        # Our cancel, and nobody else's pending: the deadline's error instead of the cancellation.
+        cancelled = kind is not None and issubclass(kind, asyncio.CancelledError)
+        if cancelled and deadline._fired and task.uncancel() == 0:
+            raise deadline.expired() from None
 
 
 def is_network_down(exc: BaseException) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -66,6 +67,8 @@ Done = Callable[[Outcome], Any]  # async accounting hook; returns extra usage fi
 
 
 async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    if inspect.isasyncgen(events) and events.ag_frame is None:
+        return  # ran to its end: nothing left to close (and no shielded scope to pay for)
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         with anyio.CancelScope(shield=True):
