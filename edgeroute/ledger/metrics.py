@@ -68,9 +68,8 @@ class Metrics:
         # Children bound once: ``labels()`` validates and locks on every call, and observe() runs per request.
         self._prompt_tokens = self.tokens.labels("prompt")
         self._completion_tokens = self.tokens.labels("completion")
-        self._children: dict[
-            tuple[Any, ...], Any
-        ] = {}  # (metric, *labels) -> child, as prometheus keeps them
+        # The other children, by (metric, *labels), looked up once per label set as prometheus keeps them.
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (metric, *labels)
