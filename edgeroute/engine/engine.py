@@ -263,7 +263,7 @@ class LocalEngine:
                 handle.requests_started += 1
                 first_request = handle.requests_started == 1
                 rid, queue = handle.open("generate", job)
-                emitted = finished = False
+                accepted = emitted = finished = False
                 try:
                     while True:
                         message = await queue.get()
@@ -284,12 +284,17 @@ class LocalEngine:
                             )
                             yield Finish("length" if done.reason == "length" else "stop")
                             return
+                        elif kind == "accepted":
+                            accepted = True
                         elif kind == "error":
                             finished = True
                             raise _worker_error(message[2], message[3], model.name)
                         else:  # crashed
                             finished = True
                             self._forget_worker(slot, handle)
+                            if attempt == 0 and not accepted:
+                                self._log_retry(model, handle, "before it took a request")
+                                break
                             if (
                                 attempt == 0
                                 and not emitted
@@ -375,8 +380,9 @@ class LocalEngine:
                 if message[0] == "error":
                     raise _worker_error(message[2], message[3], model.name)
                 self._forget_worker(slot, handle)
-                if not (attempt == 0 and handle.requests_started == 1 and self._learn_crash(model, handle)):
-                    break
+                # An embedding has no partial answer to lose: a crash before it runs the batch once more.
+                if attempt == 0 and not (handle.requests_started == 1 and self._learn_crash(model, handle)):
+                    self._log_retry(model, handle, "before it answered a request")
             raise errors.LocalModelCrashed(
                 f"local/{model.name} crashed while embedding; the next request starts a fresh worker"
             )
@@ -528,9 +534,21 @@ class LocalEngine:
         )
         return handle
 
+    def _log_retry(self, model: LocalModel, handle: WorkerHandle, when: str) -> None:
+        """A request whose worker died before taking it runs once more, on a fresh worker. Mostly that
+        worker was dead already: killed while idle, and the request sent before the engine read the end of
+        its socket (the send fails, or the socket closes with the request unread). A generation the worker
+        had accepted fails instead: it may be what crashed the worker, and a stream cannot start over."""
+        log.warning(
+            "local/%s worker %s %s; running the request on a fresh worker",
+            model.name,
+            describe_exit(handle.returncode),
+            when,
+        )
+
     def _learn_crash(self, model: LocalModel, handle: WorkerHandle) -> bool:
         """A worker that died in its very first request with extra buffer types on (auto mode): remember to
-        run it without them, and let the caller retry once."""
+        run it without them (the caller retries once)."""
         if self.settings.engine.use_extra_bufts is not None or not handle.spec.use_extra_bufts:
             return False
         log.warning(

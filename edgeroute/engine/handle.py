@@ -113,6 +113,7 @@ class WorkerHandle:
             await handle._connect()
         except BaseException:
             handle.kill()
+            handle._close_channel()
             raise
         return handle
 
@@ -170,10 +171,17 @@ class WorkerHandle:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        self._close_channel()
         if self._writer is not None:
-            self._writer.close()
             with contextlib.suppress(OSError, ConnectionError):
                 await self._writer.wait_closed()
+
+    def _close_channel(self) -> None:
+        """Close the daemon's end of the socket as soon as the worker is gone. Left to the garbage collector,
+        uvloop closed it twice: the socket object's finalizer freed the fd number, and the transport's own
+        close, run later, then closed whatever had reused that number, e.g. the next worker's socket."""
+        if self._writer is not None:
+            self._writer.close()
         else:
             self._sock.close()
 
@@ -222,6 +230,7 @@ class WorkerHandle:
                 f"; last stderr: {tail}" if tail else "",
             )
         self._mark_dead(returncode)
+        self._close_channel()
 
     def _mark_dead(self, returncode: int | None) -> None:
         if not self.alive:

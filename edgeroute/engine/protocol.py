@@ -14,6 +14,7 @@ Daemon -> worker::
 Worker -> daemon::
 
     ("ready", WorkerInfo) | ("load_failed", message)
+    ("accepted", rid)                   a generate request was taken: a crash from here fails it
     ("token", rid, text, stats | None)  stats: (prob, entropy, margin)
     ("done", rid, Finished)
     ("error", rid, code, message)

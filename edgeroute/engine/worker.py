@@ -32,7 +32,8 @@ log = logging.getLogger("edgeroute.engine.worker")
 
 FAULT_ENV = "EDGEROUTE_WORKER_FAULT"
 """Test-only fault injection: ``segv-warmup-extra-bufts`` makes the warm-up decode die with SIGSEGV when
-llama.cpp's extra buffer types are on (the AMX-repack crash seen on Sapphire Rapids); ``segv-warmup`` always."""
+llama.cpp's extra buffer types are on (the AMX-repack crash seen on Sapphire Rapids); ``segv-warmup`` always;
+``segv-generate`` makes every generation die right after the worker accepted it."""
 
 _NATIVE_LEVELS = {
     3: logging.WARNING,
@@ -129,9 +130,9 @@ class _NativeLog:
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-def _maybe_fault(spec: WorkerSpec) -> None:
+def _maybe_fault(spec: WorkerSpec, stage: str) -> None:
     fault = os.environ.get(FAULT_ENV)
-    if fault == "segv-warmup" or (fault == "segv-warmup-extra-bufts" and spec.use_extra_bufts):
+    if fault == f"segv-{stage}" or (fault == f"segv-{stage}-extra-bufts" and spec.use_extra_bufts):
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
@@ -203,7 +204,7 @@ class WorkerRuntime:
         """Decode a short batch and a single token before reporting ready: a model that crashes in its first
         decode (e.g. with repacked weights) does it here, where the daemon can retry with safe settings
         instead of failing a user's request."""
-        _maybe_fault(self.spec)
+        _maybe_fault(self.spec, "warmup")
         llm = self.llm
         if self.spec.embedding:
             llm.embed("warm up", normalize=True)
@@ -304,6 +305,9 @@ class WorkerRuntime:
             sampler.close()
 
     def generate(self, rid: str, job: GenerateJob) -> None:
+        # Before this, the daemon may run the request on a fresh worker if this one dies; after, not.
+        self.channel.send(("accepted", rid))
+        _maybe_fault(self.spec, "generate")
         try:
             self._generate(rid, job)
         except _RequestError as exc:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -179,6 +181,55 @@ async def test_a_killed_worker_fails_its_request_and_the_next_one_recovers(
         assert engine.status().models[0].pid != pid
     finally:
         await engine.close()
+
+
+def kill_unnoticed(pid: int, *, wait_for_exit: bool) -> None:
+    """SIGKILL a worker without giving the event loop a turn, so the engine cannot have noticed yet. With
+    ``wait_for_exit`` block until the process is gone (its socket closed: the request's send fails);
+    without it the request is usually sent while the process is still exiting (the socket then closes
+    with the request unread)."""
+    os.kill(pid, signal.SIGKILL)
+    if wait_for_exit:
+        with contextlib.suppress(ChildProcessError):  # already reaped by asyncio's child watcher
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+@pytest.mark.parametrize("wait_for_exit", [False, True], ids=["while-exiting", "after-exit"])
+async def test_a_worker_killed_while_idle_costs_the_next_request_only_a_reload(
+    starter_gguf: Path, paths: Paths, wait_for_exit: bool
+) -> None:
+    engine = LocalEngine(engine_settings({"gemma": (starter_gguf, 512)}), paths)
+    try:
+        await run(
+            engine.stream_chat("gemma", hello())
+        )  # not the worker's first request: no extra_bufts retry
+        pid = engine.status().models[0].pid
+        kill_unnoticed(pid, wait_for_exit=wait_for_exit)
+        usage = await run(engine.stream_chat("gemma", hello()))
+        assert usage.completion_tokens >= 1
+        assert engine.status().models[0].pid != pid
+        assert engine.status().models[0].use_extra_bufts is True  # nothing was wrongly learned
+    finally:
+        await engine.close()
+
+
+async def test_a_generation_the_worker_accepted_is_not_retried(
+    starter_gguf: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that dies after taking a request (here at once, by SIGSEGV) may have been killed by that
+    request: it fails, and no second worker is spent on it."""
+    monkeypatch.setenv(FAULT_ENV, "segv-generate")
+    caplog.set_level(logging.INFO, logger="edgeroute.engine")
+    engine = LocalEngine(engine_settings({"gemma": (starter_gguf, 512)}, use_extra_bufts=False), paths)
+    try:
+        with pytest.raises(errors.LocalModelCrashed, match="SIGSEGV"):
+            await run(engine.stream_chat("gemma", hello()))
+        assert loaded(engine) == set()
+    finally:
+        await engine.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("loaded in" in m for m in messages) == 1, messages
+    assert not any("fresh worker" in m for m in messages), messages
 
 
 async def test_first_decode_crash_retries_without_extra_bufts_and_remembers(
