@@ -48,6 +48,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX requests_client_ts ON requests (client, ts);
     CREATE INDEX requests_request_id ON requests (request_id);
     """,
+    # 2: no query looks rows up by request_id, and each index costs every commit a B-tree insert and a
+    # page written to the WAL (a lookup by id for debugging scans the table: milliseconds).
+    """
+    DROP INDEX requests_request_id;
+    """,
 )
 
 Synchronous = Literal["NORMAL", "FULL"]

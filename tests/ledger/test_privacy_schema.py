@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeroute.ledger import Ledger, LedgerRecord, LedgerSchemaError, prompt_hash
+from edgeroute.ledger import Ledger, LedgerRecord, LedgerSchemaError, prompt_hash, queries
 from edgeroute.ledger.schema import MIGRATIONS, migrate
 
 SECRET = "my password is hunter2-0b5e4c9a and my card 4111111111111111"
@@ -53,9 +53,31 @@ async def test_log_prompts_opt_in_stores_the_text(ledger_path: Path) -> None:
 def test_migrations_are_append_only() -> None:
     """Released migrations never change: a schema change is a new entry at the end of MIGRATIONS.
     When you append one, add its hash here; never edit an existing line."""
-    released = ["405e7e1dbf3000a0"]
+    released = ["405e7e1dbf3000a0", "12919f8c79426143"]
     hashes = [hashlib.sha256(m.encode()).hexdigest()[:16] for m in MIGRATIONS]
     assert hashes[: len(released)] == released
+
+
+async def test_a_version_1_file_upgrades_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    old = rec()
+    old.ts = 1.0
+    conn.execute(queries.INSERT_SQL, queries.record_to_row(old, log_prompts=False))
+    conn.close()
+    ledger = Ledger.open(path)
+    try:
+        await ledger.record(rec())
+        assert await ledger.count() == 2
+    finally:
+        await ledger.aclose()
+    conn = sqlite3.connect(path)
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert version == len(MIGRATIONS) == 2
+    assert indexes == {"requests_ts", "requests_client_ts"}
 
 
 def test_a_file_from_a_newer_edgeroute_is_left_alone(tmp_path: Path) -> None:
