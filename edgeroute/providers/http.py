@@ -97,6 +97,9 @@ class UpstreamClient:
             trust_env=False,  # proxies are resolved once per origin (:meth:`_proxy`), not per request
             auto_decompress=True,
             timeout=aiohttp.ClientTimeout(total=None),
+            # One session serves every client of the daemon: a cookie one upstream answer sets must not
+            # ride along on another client's request (and filtering cookies costs time per request).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def post(

@@ -132,6 +132,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         description="OpenAI- and Anthropic-compatible local/cloud LLM router.",
+        # FastAPI's OpenTelemetry hooks ask three global providers on every request whether anyone is
+        # listening; edgeroute's own observability is the ledger and /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.paths = resolved_paths

@@ -21,12 +21,14 @@ def run_server(
 
     from edgeroute import daemon
     from edgeroute.server.app import create_app
+    from edgeroute.server.transport import http_protocol
 
     daemon.disable_core_dumps()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings, paths)
     config = uvicorn.Config(
         app,
+        http=http_protocol(),
         log_level=log_level,
         access_log=False,  # request lines add nothing the ledger lacks, and cost time per request
         timeout_graceful_shutdown=int(settings.server.drain_seconds) or None,

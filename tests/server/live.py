@@ -9,6 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from edgeroute.server.transport import http_protocol
+
 
 class LiveServer:
     def __init__(self, app: Any) -> None:
@@ -18,7 +20,12 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+            app,
+            http=http_protocol(),  # the daemon's own (edgeroute.server.run)
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
