@@ -4,7 +4,8 @@ joined into one.
 uvicorn writes a response's status line and headers, then its body, as two ``transport.write`` calls, and
 uvloop sends each at once: two trips through the loopback TCP stack per answer, and a client that may wake
 up for the headers only to sleep again until the body arrives. :class:`TurnWriter` holds what is written
-during one turn of the event loop and sends it as one write when the turn's callbacks run, so a JSON
+during one turn of the event loop and sends it as one gathered write (writev) when the turn's callbacks
+run, so a JSON
 answer (or a stream's headers with its first events) leaves in one system call.
 """
 
@@ -28,7 +29,8 @@ class TurnWriter:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._held:
             self._loop.call_soon(self.flush)
-        self._held.append(bytes(data))  # a copy: a caller may reuse its buffer after write() returns
+        # bytes are kept as they are; a bytearray or memoryview is copied (its owner may reuse it)
+        self._held.append(data if type(data) is bytes else bytes(data))
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
@@ -37,10 +39,10 @@ class TurnWriter:
     def flush(self) -> None:
         if not self._held:
             return
-        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-        self._held.clear()
+        held, self._held = self._held, []
         if not self._transport.is_closing():
-            self._transport.write(data)
+            # One gathered write (writev) of the pieces: no copy of a large body into a joined buffer.
+            self._transport.writelines(held)
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._held))

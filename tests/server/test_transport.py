@@ -31,6 +31,9 @@ class Recording(asyncio.Transport):
     def abort(self) -> None:
         self.aborted = True
 
+    def writelines(self, list_of_data: object) -> None:
+        self.writes.append(b"".join(list_of_data))  # type: ignore[arg-type]
+
     def get_write_buffer_size(self) -> int:
         return 0
 
