@@ -5,8 +5,7 @@ uvicorn writes a response's status line and headers, then its body, as two ``tra
 uvloop sends each at once: two trips through the loopback TCP stack per answer, and a client that may wake
 up for the headers only to sleep again until the body arrives. :class:`TurnWriter` holds what is written
 during one turn of the event loop and sends it as one gathered write (writev) when the turn's callbacks
-run, so a JSON
-answer (or a stream's headers with its first events) leaves in one system call.
+run, so a JSON answer (or a stream's headers with its first events) leaves in one system call.
 """
 
 from __future__ import annotations
