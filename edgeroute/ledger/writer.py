@@ -173,9 +173,7 @@ class Ledger:
             # One statement in autocommit mode is its own transaction: no BEGIN / COMMIT round trips.
             row_id = self._conn.execute(queries.INSERT_SQL, self._prepare(rec)).lastrowid
         except Exception:  # locked, full, a bad row...: the writer thread's path decides, as for any row
-            if self._conn.in_transaction:  # pragma: no cover - a failed autocommit statement rolls back
-                self._conn.execute("ROLLBACK")
-            return False
+            return False  # (a failed autocommit statement has rolled itself back)
         finally:
             self._conn_lock.release()
         self.commits += 1

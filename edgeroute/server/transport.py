@@ -26,6 +26,8 @@ class TurnWriter:
         self._held: list[bytes] = []
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:  # uvicorn ends a body with an empty write; nothing to send
+            return
         if not self._held:
             self._loop.call_soon(self.flush)
         # bytes are kept as they are; a bytearray or memoryview is copied (its owner may reuse it)

@@ -48,6 +48,7 @@ async def test_the_writes_of_one_turn_leave_as_one() -> None:
     writer.write(buffer)
     buffer[:] = b"reused by the caller"  # the writer kept its own copy
     writer.writelines([b"{", b"}"])
+    writer.write(b"")  # an empty write holds nothing
     assert inner.writes == [] and writer.get_write_buffer_size() == 21
     await asyncio.sleep(0)
     assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}"]
