@@ -33,7 +33,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=1)
+            httpx.get(url, timeout=5)  # a first answer can be slow (cold code, or under valgrind)
             return
         except httpx.HTTPError:
             time.sleep(0.1)

@@ -19,7 +19,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -28,18 +27,7 @@ HERE = Path(__file__).resolve().parent
 VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
 sys.path.insert(0, str(HERE))
 
-from bench_gateway import BODY, free_port  # noqa: E402
-
-
-def wait_ready(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
+from bench_gateway import BODY, free_port, wait_ready  # noqa: E402
 
 
 def instructions(requests: int, stream: bool, code: Path | None) -> int:
@@ -65,8 +53,8 @@ def instructions(requests: int, stream: bool, code: Path | None) -> int:
             text=True,
         )
         try:
-            wait_ready(f"http://127.0.0.1:{up_port}/")
-            wait_ready(f"http://127.0.0.1:{gw_port}/health")
+            wait_ready(f"http://127.0.0.1:{up_port}/", timeout=180)
+            wait_ready(f"http://127.0.0.1:{gw_port}/health", timeout=180)  # valgrind starts it slowly
             url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
             with httpx.Client(timeout=60) as client:
                 for _ in range(requests):
