@@ -389,19 +389,26 @@ class LocalEngine:
 
     async def count_tokens(self, name: str, text: str) -> int:
         """Exact token count for context checks: the loaded worker answers between tokens; a model that
-        is not loaded answers from a small vocabulary-only worker instead of loading its weights."""
+        is not loaded answers from a small vocabulary-only worker instead of loading its weights.
+        Tokenizing has no side effects, so a worker found dead is dropped and the count asked once more."""
         model = self.get(name)
         slot = self._slot(model.name)
-        handle = (
-            slot.handle
-            if slot.handle is not None and slot.handle.alive
-            else await self._tokenizer(model, slot)
-        )
-        message = await handle.call("tokenize", text, False)
-        if message[0] == "result":
-            return int(message[2])
-        if message[0] == "error":
-            raise _worker_error(message[2], message[3], model.name)
+        for attempt in range(2):
+            handle = (
+                slot.handle
+                if slot.handle is not None and slot.handle.alive
+                else await self._tokenizer(model, slot)
+            )
+            message = await handle.call("tokenize", text, False)
+            if message[0] == "result":
+                return int(message[2])
+            if message[0] == "error":
+                raise _worker_error(message[2], message[3], model.name)
+            self._forget_worker(slot, handle)
+            if slot.tokenizer is handle:
+                slot.tokenizer = None
+            if attempt == 0:
+                self._log_retry(model, handle, "before it counted tokens")
         raise errors.LocalModelCrashed(
             f"local/{model.name}: the tokenizer worker {describe_exit(handle.returncode)}"
         )

@@ -303,6 +303,24 @@ async def test_count_tokens_without_loading_the_weights(starter_gguf: Path, path
         await engine.close()
 
 
+@pytest.mark.parametrize("wait_for_exit", [False, True], ids=["while-exiting", "after-exit"])
+async def test_count_tokens_on_a_worker_killed_while_idle_asks_again(
+    starter_gguf: Path, paths: Paths, wait_for_exit: bool
+) -> None:
+    """Tokenizing changes nothing, so a count sent to a worker that died unnoticed is simply asked again
+    (of a vocabulary-only worker, as for a model that is not loaded)."""
+    engine = LocalEngine(engine_settings({"gemma": (starter_gguf, 512)}), paths)
+    try:
+        await engine.load("gemma")
+        kill_unnoticed(engine.status().models[0].pid, wait_for_exit=wait_for_exit)
+        assert await engine.count_tokens("gemma", "Hello world") == 3
+        assert loaded(engine) == set()  # the dead worker is forgotten; the next generation reloads
+        usage = await run(engine.stream_chat("gemma", hello()))
+        assert usage.completion_tokens >= 1
+    finally:
+        await engine.close()
+
+
 def write_pulled(models_dir: Path, name: str, gguf: Path, role: str | None) -> None:
     folder = models_dir / name
     folder.mkdir(parents=True)
