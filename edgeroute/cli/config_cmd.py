@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,7 +46,7 @@ def init(force: bool, target: Path | None) -> None:
 
 @config.command()
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like text.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML.")
 def show(config_path: Path | None, as_json: bool) -> None:
     """Print the effective config (file + EDGEROUTE_* overrides); secrets are masked."""
     settings, _ = load_or_exit(config_path)
@@ -64,23 +67,60 @@ def validate(config_path: Path | None) -> None:
     click.echo(f"{config_path or resolve_paths().config_file}: OK")
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _string(key)
+
+
+def _string(value: str) -> str:
+    # JSON's string escapes are TOML's too; TOML also wants DEL escaped.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _toml_value(value: object) -> str:
-    if value is None:
-        return '"" # unset'
-    return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_key(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(pairs) + "}"
+    return _string(str(value))
 
 
-def _to_toml(data: dict[str, object]) -> str:
-    """Render plain config data as TOML for reading (None values shown as comments)."""
-    out: list[str] = []
+def _is_table_array(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _emit_table(path: list[str], data: dict[str, Any], out: list[str], header: str | None) -> None:
+    """One table's plain keys under its header, then its sub-tables and arrays of tables (TOML has no
+    null: unset keys are left out)."""
+    if header is not None:
+        out.append(header)
     for key, value in data.items():
+        if value is not None and not isinstance(value, dict) and not _is_table_array(value):
+            out.append(f"{_key(key)} = {_toml_value(value)}")
+    if header is not None:
+        out.append("")
+    for key, value in data.items():
+        sub = [*path, _key(key)]
         if isinstance(value, dict):
-            out.append(f"[{key}]")
-            out += [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
-            out.append("")
-        elif isinstance(value, list):
+            _emit_table(sub, value, out, f"[{'.'.join(sub)}]")
+        elif _is_table_array(value):
             for item in value:
-                out.append(f"[[{key}]]")
-                out += [f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None]
-                out.append("")
+                _emit_table(sub, item, out, f"[[{'.'.join(sub)}]]")
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    """The effective config as TOML that loads back (``config show > config.toml`` works)."""
+    out: list[str] = []
+    _emit_table([], data, out, None)
     return "\n".join(out).rstrip() + "\n"

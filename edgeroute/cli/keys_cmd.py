@@ -63,8 +63,13 @@ def set_key(name: str, from_stdin: bool) -> None:
     from edgeroute.keys import NoKeyringBackend, mask
 
     _check_name(name)
-    secret = _read_secret(name, from_stdin)
     store = _store()
+    try:
+        store.backend()  # before the prompt: no point typing a key that cannot be stored
+    except NoKeyringBackend as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    secret = _read_secret(name, from_stdin)
     try:
         store.set(name, secret)
     except NoKeyringBackend as exc:
@@ -80,13 +85,21 @@ def set_key(name: str, from_stdin: bool) -> None:
 @config_option
 def list_keys(config_path: Path | None) -> None:
     """Show every key name, where its key comes from (keyring or environment) and a masked tail."""
+    from keyring.errors import KeyringError
+
+    from edgeroute.keys import NoKeyringBackend
+
     settings, _ = load_or_exit(config_path)
     store = _store()
-    rows = store.list_keys(settings)
-    if not store.has_backend:
-        from edgeroute.keys import KEYRING_HOWTO
-
-        click.echo(KEYRING_HOWTO + "\n", err=True)
+    try:
+        rows = store.list_keys(settings)
+    except KeyringError as exc:  # e.g. a locked keyring the user declined to unlock
+        click.echo(f"The keyring refused to read the keys ({type(exc).__name__}).", err=True)
+        raise SystemExit(1) from None
+    try:
+        store.backend()
+    except NoKeyringBackend as exc:  # the how-to, or why the chosen PYTHON_KEYRING_BACKEND fails
+        click.echo(exc.message + "\n", err=True)
     if not rows:
         click.echo("No keys yet. Add one with `edgeroute keys set openai` (or anthropic, ...).")
         return

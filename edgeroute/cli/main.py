@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("edgeroute.cli.keys_cmd:keys", "Store cloud API keys in the OS keyring: set, list, rm."),
     "stats": ("edgeroute.cli.stats_cmd:stats", "Show requests, spend and savings."),
     "pull": ("edgeroute.cli.models_cmd:pull", "Download a model from the Hugging Face hub."),
-    "models": ("edgeroute.cli.models_cmd:models", "List downloaded models; `models info NAME` shows one."),
+    "models": (
+        "edgeroute.cli.models_cmd:models",
+        "List the local models served; `models info NAME` shows one.",
+    ),
     "rm": ("edgeroute.cli.models_cmd:rm", "Delete a downloaded model."),
     "serve": (
         "edgeroute.cli.serve_cmd:serve",
@@ -78,8 +81,14 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="edgeroute")
+    """Console-script entry point. A file-system error no command expected (a config or service folder
+    that cannot be created, a full disk) ends in one line and exit 1, not a traceback."""
+    try:
+        cli(prog_name="edgeroute")
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"edgeroute: {exc.strerror or exc}{where}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from edgeroute.engine.registry import LocalModel
     from edgeroute.gguf_meta import GGUFInfo
     from edgeroute.hub.catalog import Catalog
     from edgeroute.hub.store import ModelStore, StoredModel
@@ -152,7 +153,7 @@ def _print_catalog(catalog: Catalog) -> None:
 @click.pass_context
 def models(ctx: click.Context, as_json: bool) -> None:
     """List the local models edgeroute serves (downloaded, starter, configured); `models info NAME` shows
-    a downloaded one."""
+    one."""
     if ctx.invoked_subcommand is not None:
         return
     store, paths = _store()
@@ -216,19 +217,31 @@ def _describe(model: StoredModel, loaded: set[str] | None) -> dict[str, Any]:
     }
 
 
-def _other_local_models(paths: Paths, pulled: set[str], loaded: set[str] | None) -> list[dict[str, Any]]:
-    """The starter models and ``[[local]]`` entries the daemon serves besides the pulled ones (the engine's
-    own registry, so the list is what ``local/<name>`` resolves to)."""
+def _served_models(paths: Paths, *, quiet: bool = False) -> dict[str, LocalModel]:
+    """Every local model the daemon would serve (the engine's own registry, so the names are what
+    ``local/<name>`` resolves to). Config errors and models that cannot be served are noted on stderr."""
     from edgeroute.config import load_settings
     from edgeroute.engine.registry import ModelRegistry
     from edgeroute.errors import ConfigError
 
     try:
         settings = load_settings(paths.config_file, explicit=False)
-    except ConfigError:
-        return []
+    except ConfigError as exc:
+        if not quiet:
+            click.echo(f"note: starter and configured models not listed: {exc}", err=True)
+        return {}
+    registry = ModelRegistry(settings, paths)
+    found = registry.scan()
+    if not quiet:
+        for problem in registry.problems.values():
+            click.echo(f"note: {problem}", err=True)
+    return found
+
+
+def _other_local_models(paths: Paths, pulled: set[str], loaded: set[str] | None) -> list[dict[str, Any]]:
+    """The starter models and ``[[local]]`` entries the daemon serves besides the pulled ones."""
     out: list[dict[str, Any]] = []
-    for model in sorted(ModelRegistry(settings, paths).scan().values(), key=lambda m: m.name):
+    for model in sorted(_served_models(paths).values(), key=lambda m: m.name):
         if model.name in pulled and model.source == "pulled":
             continue
         info = model.info
@@ -290,55 +303,81 @@ def _loaded_models(paths: Paths) -> set[str] | None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info_cmd(name: str, as_json: bool) -> None:
-    """Show a downloaded model's manifest and GGUF metadata (NAME: the name, local/NAME or the alias)."""
-    store, _ = _store()
+    """Show a local model's manifest and GGUF metadata (NAME: the name, local/NAME or the alias)."""
+    store, paths = _store()
     model = store.get(name)
-    if model is None:
-        _not_found(store, name)
-        return
-    info = _info(model)
-    m = model.manifest
-    facts: dict[str, Any] = {
-        "name": m.name,
-        "served as": f"local/{m.name}",
-        "alias": m.alias,
-        "source": m.source,
-        "revision": m.revision,
-        "folder": str(model.folder),
-        "files": m.files,
-        "size": m.size,
-        "sha256": m.sha256,
-        "quant": m.quant,
-        "role": m.role,
-        "license": m.license,
-        "pulled at": m.pulled_at,
-    }
-    if info is not None:
-        facts |= {
-            "architecture": info.architecture,
-            "model name": info.name,
-            "parameters": info.parameter_count,
-            "size label": info.size_label,
-            "file type": info.quantization,
-            "context length": info.context_length,
-            "embedding length": info.embedding_length,
-            "layers": info.block_count,
-            "attention heads": info.head_count,
-            "kv heads": info.head_count_kv,
-            "vocabulary": info.vocab_size,
-            "tokenizer": info.tokenizer_model,
-            "embedding model": info.is_embedding,
-            "fill-in-the-middle": info.supports_fim,
-            "fim token ids": [info.fim_prefix_id, info.fim_suffix_id, info.fim_middle_id]
-            if info.supports_fim
-            else None,
-            "chat template": info.chat_template,
+    facts: dict[str, Any]
+    if model is not None:
+        m = model.manifest
+        facts = {
+            "name": m.name,
+            "served as": f"local/{m.name}",
+            "alias": m.alias,
+            "source": m.source,
+            "revision": m.revision,
+            "folder": str(model.folder),
+            "files": m.files,
+            "size": m.size,
+            "sha256": m.sha256,
+            "quant": m.quant,
+            "role": m.role,
+            "license": m.license,
+            "pulled at": m.pulled_at,
         }
+        info = _info(model)
+    else:
+        everything = _served_models(paths, quiet=True)
+        served = everything.get(name.removeprefix("local/"))
+        if served is None:
+            names = ", ".join(sorted({m.name for m in store.list()} | set(everything))) or "none"
+            _fail(f"no local model named {name!r} (local models: {names})")
+            return
+        facts = {
+            "name": served.name,
+            "served as": f"local/{served.name}",
+            "source": {"starter": "starter model", "config": "[[local]] in config.toml"}.get(
+                served.source, served.source
+            ),
+            "file": str(served.path),
+            "size": served.info.file_size,
+            "role": served.role,
+            "served context": served.n_ctx,
+        }
+        info = served.info
+    if info is not None:
+        facts |= _gguf_facts(info)
     else:
         facts["gguf"] = "the file's header could not be read"
     if as_json:
         click.echo(json.dumps(facts, indent=2))
         return
+    _print_facts(facts)
+
+
+def _gguf_facts(info: GGUFInfo) -> dict[str, Any]:
+    return {
+        "architecture": info.architecture,
+        "model name": info.name,
+        "parameters": info.parameter_count,
+        "size label": info.size_label,
+        "file type": info.quantization,
+        "context length": info.context_length,
+        "embedding length": info.embedding_length,
+        "layers": info.block_count,
+        "attention heads": info.head_count,
+        "kv heads": info.head_count_kv,
+        "vocabulary": info.vocab_size,
+        "tokenizer": info.tokenizer_model,
+        "embedding model": info.is_embedding,
+        "fill-in-the-middle": info.supports_fim,
+        "fim token ids": [info.fim_prefix_id, info.fim_suffix_id, info.fim_middle_id]
+        if info.supports_fim
+        else None,
+        "chat template": info.chat_template,
+    }
+
+
+def _print_facts(facts: dict[str, Any]) -> None:
     width = max(len(k) for k in facts)
     for key, value in facts.items():
         if value is None:
@@ -374,9 +413,14 @@ def rm(name: str) -> None:
 
     NAME: the name, local/NAME or the catalog alias.
     """
-    store, _ = _store()
+    store, paths = _store()
     model = store.remove(name)
     if model is None:
+        served = _served_models(paths, quiet=True).get(name.removeprefix("local/"))
+        if served is not None and served.source == "starter":
+            _fail(f"local/{served.name} is a starter model, not a download; there is nothing to remove")
+        if served is not None and served.source == "config":
+            _fail(f"local/{served.name} comes from a [[local]] entry in config.toml; remove that entry")
         _not_found(store, name)
         return
     click.echo(f"Removed {model.name} ({_size(model.manifest.size)} freed).")

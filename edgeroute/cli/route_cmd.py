@@ -70,7 +70,9 @@ def _batches(stream: IO[str]) -> Any:
 
 
 @click.command()
-@click.argument("file", default="-", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument(
+    "file", default="-", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @config_option
 @click.option("--no-embedding", is_flag=True, help="Score on cheap features only (no MiniLM).")
 @click.option("--threads", type=int, default=None, help="Threads for the embedding model.")
@@ -163,6 +165,12 @@ def eval_(
     except ValueError as exc:
         click.echo(f"error: {file}: {exc}", err=True)
         raise SystemExit(2) from None
+    except KeyError as exc:
+        click.echo(f"error: {file}: a row has no {exc.args[0]!r} field", err=True)
+        raise SystemExit(2) from None
+    except (TypeError, AttributeError) as exc:  # e.g. "outcomes" that is not an object
+        click.echo(f"error: {file}: a row has an unexpected shape ({exc})", err=True)
+        raise SystemExit(2) from None
     if plot_path is not None:
         try:
             render_plot(report, plot_path)
@@ -184,9 +192,17 @@ def eval_(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Scores from a JSONL file (e.g. `edgeroute route` output) instead of the ledger.",
 )
-@click.option("--days", type=float, default=30.0, show_default=True, help="Ledger window.")
+@click.option(
+    "--days", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True, help="Ledger window."
+)
 @click.option("--target", "target_share", type=float, default=None, help="Premium share to aim at.")
-@click.option("--min-requests", type=int, default=50, show_default=True, help="Refuse with fewer scores.")
+@click.option(
+    "--min-requests",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Refuse with fewer scores.",
+)
 @click.option("--dry-run", is_flag=True, help="Show the thresholds without saving them.")
 @config_option
 def calibrate(

@@ -13,7 +13,9 @@ from edgeroute.cli.common import config_option, load_or_exit
 
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default: server.host, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default: server.port, 3343).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: server.port, 3343)."
+)
 @config_option
 @click.option(
     "--detach", is_flag=True, help="Run in the background (pid file in the runtime dir, log in the log dir)."
@@ -36,6 +38,7 @@ def serve(host: str | None, port: int | None, config_path: Path | None, detach: 
                 f"edgeroute is already running (pid {running.pid}, {running.url}); stop it with `edgeroute stop`."
             )
         if detach:
+            daemon.bind_socket(host, port).close()  # a taken port: say so here, not "see the log"
             argv = ["--host", host, "--port", str(port), "--log-level", log_level]
             if config_path:
                 argv += ["--config", str(config_path)]
@@ -63,6 +66,11 @@ def status(as_json: bool) -> None:
     if state is None or info is None:
         if as_json:
             click.echo(json.dumps({"running": False}))
+        elif state is not None:  # the process lives but does not answer: starting, hung, or not ours
+            click.echo(
+                f"edgeroute (pid {state.pid}) does not answer at {state.url}; see {state.log_file}, "
+                "or end it with `edgeroute stop`"
+            )
         else:
             click.echo("edgeroute is not running (start it with `edgeroute serve --detach`)")
         raise SystemExit(1)
@@ -86,9 +94,18 @@ def status(as_json: bool) -> None:
 def stop(config_path: Path | None) -> None:
     """Stop the daemon gracefully (in-flight requests finish, up to server.drain_seconds)."""
     from edgeroute import daemon
+    from edgeroute.config import ServerConfig, load_settings
+    from edgeroute.errors import ConfigError
+    from edgeroute.paths import resolve_paths
 
-    settings, paths = load_or_exit(config_path)
-    state = daemon.stop(paths, settings.server.drain_seconds)
+    paths = resolve_paths()
+    try:
+        settings = load_settings(config_path or paths.config_file, explicit=config_path is not None)
+        drain_s = settings.server.drain_seconds
+    except ConfigError as exc:  # a typo in the config must not keep the user from stopping the daemon
+        click.echo(f"{exc}\n(stopping anyway, with the default drain time)", err=True)
+        drain_s = ServerConfig().drain_seconds
+    state = daemon.stop(paths, drain_s)
     if state is None:
         click.echo("edgeroute is not running")
         raise SystemExit(1)

@@ -76,7 +76,13 @@ def stats(window: str, as_json: bool, config_path: Path | None) -> None:
     data = fetch_from_daemon(url, settings, window) if url else None
     source = f"daemon at {url}" if data is not None else f"ledger file {paths.ledger_file}"
     if data is None:
-        data = read_ledger(paths, settings, window)
+        import sqlite3
+
+        try:
+            data = read_ledger(paths, settings, window)
+        except sqlite3.Error as exc:  # a damaged or foreign file where the ledger should be
+            click.echo(f"error: cannot read the ledger {paths.ledger_file}: {exc}", err=True)
+            raise SystemExit(1) from None
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
