@@ -59,10 +59,25 @@ def read_state(paths: Paths) -> DaemonState | None:
         )
     except (OSError, ValueError, KeyError):
         return None
-    if not pid_alive(state.pid):
+    if not pid_alive(state.pid) or not _started_by_then(state):
         clear_state(paths)
         return None
     return state
+
+
+def _started_by_then(state: DaemonState) -> bool:
+    """Whether the process now holding ``state.pid`` is the one that wrote the state: the daemon writes it
+    after it started, while a process that reused the pid of a daemon that died unnoticed (SIGKILL, power
+    loss) started later. Without this, ``stop`` would signal an unrelated process."""
+    import psutil
+
+    try:
+        created = psutil.Process(state.pid).create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # not ours to inspect (another user's process): trust the pid, as before
+        return True
+    return created <= state.started + 1.0  # the two clocks differ by rounding only
 
 
 def write_state(paths: Paths, url: str) -> None:

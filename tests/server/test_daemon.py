@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,25 @@ def test_service_install_and_uninstall_write_a_user_unit(tmp_path: Path) -> None
     text = unit.read_text()
     assert "ExecStart=" in text and "-m edgeroute serve" in text and "WantedBy=default.target" in text
     assert run("service", "uninstall", env=env).returncode == 0 and not unit.exists()
+
+
+def test_a_reused_pid_is_not_taken_for_the_daemon(edgeroute_home: Path) -> None:
+    """A daemon killed unnoticed leaves its state file behind; when another process later gets its pid,
+    `stop` must not signal it and `serve` must not refuse to start because of it."""
+    from edgeroute.paths import resolve_paths
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        paths = resolve_paths()
+        paths.runtime_dir.mkdir(parents=True, exist_ok=True)
+        paths.state_file.write_text(
+            json.dumps({"pid": bystander.pid, "url": "http://127.0.0.1:9", "started": time.time() - 600.0})
+        )
+        stopped = run("stop")
+        assert stopped.returncode == 1 and "not running" in stopped.stdout, stopped
+        assert bystander.poll() is None  # never signalled
+        assert not paths.state_file.exists()  # the stale state is cleared
+        assert run("status").returncode == 1
+    finally:
+        bystander.kill()
+        bystander.wait()
