@@ -81,14 +81,9 @@ def _cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
         app,
         allow_origins=list(origins),
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=[
-            "authorization",
-            "content-type",
-            "x-api-key",
-            "anthropic-version",
-            "x-edgeroute-route",
-            "x-edgeroute-private",
-        ],
+        # Any header: the official JS SDKs send x-stainless-* and anthropic-* headers from a page, and a
+        # refused preflight header would break an allowed origin; who may ask is the origin check's job.
+        allow_headers=["*"],
         expose_headers=[
             "x-edgeroute-tier",
             "x-edgeroute-model",
@@ -177,8 +172,10 @@ def create_app(
     server = settings.server
     tokens = {t: f"token-{i + 1}" for i, t in enumerate(server.api_tokens)}
     tokens.update({c.token: c.name for c in settings.clients if c.token})
+    chat = FastRoute(ChatCompletionRequest, routes_openai.chat_completions)
     fast_routes = {
-        "/v1/chat/completions": FastRoute(ChatCompletionRequest, routes_openai.chat_completions),
+        "/v1/chat/completions": chat,
+        "/chat/completions": chat,  # a base URL without /v1 (see routes_openai)
         "/v1/messages": FastRoute(MessagesRequest, routes_anthropic.messages),
     }
 

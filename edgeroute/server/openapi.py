@@ -129,10 +129,14 @@ def components() -> dict[str, dict[str, Any]]:
             type={"const": "message"},
             role={"const": "assistant"},
             model=string,
-            content={"type": "array", "items": _obj(["type"], type={"enum": ["text", "tool_use"]})},
+            content={
+                "type": "array",
+                "items": _obj(["type"], type={"enum": ["thinking", "text", "tool_use"]}),
+            },
             stop_reason={"enum": ["end_turn", "max_tokens", "tool_use", "stop_sequence"]},
             usage=_obj(["input_tokens", "output_tokens"], input_tokens=integer, output_tokens=integer),
         ),
+        "AnthropicTokenCount": _obj(["input_tokens"], input_tokens=integer),
         "Health": _obj(
             ["status", "version", "pid", "uptime_s", "mode", "loaded_models"],
             status={"const": "ok"},
@@ -186,6 +190,7 @@ OK_BODIES = {
     ("post", "/v1/completions"): "TextCompletion",
     ("post", "/v1/embeddings"): "EmbeddingList",
     ("post", "/v1/messages"): "AnthropicMessage",
+    ("post", "/v1/messages/count_tokens"): "AnthropicTokenCount",
     ("get", "/v1/models"): "ModelList",
     ("get", "/v1/models/{model_id}"): "Model",
     ("get", "/health"): "Health",

@@ -22,6 +22,7 @@ log = logging.getLogger("edgeroute.server")
 
 
 @router.get("/health")
+@router.head("/health", include_in_schema=False)  # uptime checks (`wget --spider`, `curl -I`) send HEAD
 async def health(request: Request) -> dict[str, Any]:
     services = services_of(request)
     status = services.engine.status()

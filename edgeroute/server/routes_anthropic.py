@@ -1,6 +1,9 @@
-"""The Anthropic Messages API (``POST /v1/messages``) for Claude Code and other Anthropic clients."""
+"""The Anthropic Messages API (``POST /v1/messages``) for Claude Code and other Anthropic clients, and the
+token count (``POST /v1/messages/count_tokens``) Claude Code asks for its context accounting."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -9,7 +12,7 @@ from edgeroute.errors import EdgerouteError
 from edgeroute.server.app import request_controls, services_of
 from edgeroute.server.respond import serve_chat
 from edgeroute.wire import anthropic as wire
-from edgeroute.wire.anthropic_models import MessagesRequest
+from edgeroute.wire.anthropic_models import CountTokensRequest, MessagesRequest
 
 router = APIRouter()
 
@@ -32,3 +35,11 @@ async def messages(body: MessagesRequest, request: Request) -> Response:
         render_json=lambda served, result, extra: wire.message_response(served, result),
         error_body=_anthropic_error,
     )
+
+
+@router.post("/v1/messages/count_tokens")
+async def count_tokens(body: CountTokensRequest) -> dict[str, Any]:
+    """An estimate for any model name: counting needs no model, so nothing is loaded, called or billed,
+    and Claude Code's own model names (``claude-sonnet-...``) get an answer too. Without this endpoint
+    Claude Code falls back to its own guesses and misjudges when to compact its context."""
+    return {"input_tokens": wire.count_tokens(body)}

@@ -1,4 +1,8 @@
-"""OpenAI-compatible endpoints: chat completions, completions (FIM with ``suffix``), embeddings, models."""
+"""OpenAI-compatible endpoints: chat completions, completions (FIM with ``suffix``), embeddings, models.
+
+Each also answers without the ``/v1`` prefix (as llama.cpp's server does): a client whose base URL is
+``http://localhost:3343`` lists models at ``/models``, so its chat requests must not 404 at
+``/chat/completions``. The unprefixed paths stay out of the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ def _openai_error(exc: EdgerouteError) -> bytes:
 
 
 @router.post("/v1/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, include_in_schema=False)
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     req = wire.chat_request(body)
     for key, value in request_controls(request).items():
@@ -61,6 +66,7 @@ def _local_name(model: str, services: Any, *, want: str) -> str:
 
 
 @router.post("/v1/completions", response_model=None)
+@router.post("/completions", response_model=None, include_in_schema=False)
 async def completions(body: CompletionRequestIn, request: Request) -> Response:
     services = services_of(request)
     req = wire.completion_request(body)
@@ -91,17 +97,19 @@ async def completions(body: CompletionRequestIn, request: Request) -> Response:
         "x-edgeroute-fallbacks": "",
     }
     if req.stream:
-        chunker = wire.CompletionChunker(served, req.include_usage)
+        chunker = wire.CompletionChunker(served, req.include_usage, echo=req.prompt if body.echo else "")
         return sse_response(events, chunker, headers, on_done, _openai_error, outcome)
     try:
         result = await collected(events, outcome)
     finally:
         extra = await on_done(outcome)
     headers.update(services.cost_headers(extra))
-    return JSONBody(wire.text_completion(served, result, extra), headers=headers)
+    echo = req.prompt if body.echo else ""
+    return JSONBody(wire.text_completion(served, result, extra, echo), headers=headers)
 
 
 @router.post("/v1/embeddings", response_model=None)
+@router.post("/embeddings", response_model=None, include_in_schema=False)
 async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
     services = services_of(request)
     req: EmbeddingRequest = wire.embedding_request(body)
@@ -143,6 +151,8 @@ async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
 
 @router.get("/v1/models")
 @router.get("/models", include_in_schema=False)
+@router.head("/v1/models", include_in_schema=False)  # HEAD: uptime checks and `curl -I`; no body is sent
+@router.head("/models", include_in_schema=False)
 async def list_models(request: Request) -> dict[str, Any]:
     services = services_of(request)
     services.engine.refresh()  # a model pulled a moment ago shows up without a restart

@@ -1,6 +1,7 @@
 """Anthropic Messages API at the server edge: request bodies to the internal ChatRequest, internal events
 to the Messages SSE sequence (message_start, content_block_start/delta/stop per block, message_delta with
-stop_reason and usage, message_stop) and to complete ``message`` objects."""
+stop_reason and usage, message_stop) and to complete ``message`` objects. Reasoning an upstream streams
+(``reasoning_content``, Anthropic thinking) reaches Anthropic clients as ``thinking`` blocks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from edgeroute.chat import (
     Finish,
     FinishReason,
     Message,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
     Tool,
@@ -21,10 +23,14 @@ from edgeroute.chat import (
     Usage,
     new_id,
 )
-from edgeroute.wire.anthropic_models import MessagesRequest
+from edgeroute.providers.tokens import estimate_prompt_tokens
+from edgeroute.wire.anthropic_models import CountTokensRequest, MessagesRequest
 from edgeroute.wire.collect import Collected
 
 STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+# System (and tool result) blocks that become one string keep a paragraph break between them: Claude
+# Code sends its system prompt as several blocks, which glued together would run into one sentence.
+BLOCK_SEPARATOR = "\n\n"
 
 
 def _text_of(blocks: str | list[dict[str, Any]] | None) -> str:
@@ -32,7 +38,7 @@ def _text_of(blocks: str | list[dict[str, Any]] | None) -> str:
         return ""
     if isinstance(blocks, str):
         return blocks
-    return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    return BLOCK_SEPARATOR.join(b.get("text", "") for b in blocks if b.get("type") == "text")
 
 
 def _image_part(block: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def _tool_choice(choice: dict[str, Any] | None) -> Any:
     return kind  # "auto" | "none"
 
 
-def chat_request(body: MessagesRequest) -> ChatRequest:
+def _conversation(body: MessagesRequest | CountTokensRequest) -> tuple[list[Message], list[Tool] | None]:
     messages: list[Message] = []
     system = _text_of(body.system)
     if system:
@@ -95,6 +101,11 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
     for m in body.messages:
         messages += _convert_message(m.role, m.content)
     tools = [Tool(t.name, t.description, t.input_schema) for t in body.tools] if body.tools else None
+    return messages, tools
+
+
+def chat_request(body: MessagesRequest) -> ChatRequest:
+    messages, tools = _conversation(body)
     return ChatRequest(
         model=body.model,
         messages=messages,
@@ -107,6 +118,13 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
         tools=tools,
         tool_choice=_tool_choice(body.tool_choice),
     )
+
+
+def count_tokens(body: CountTokensRequest) -> int:
+    """``/v1/messages/count_tokens``: the prompt's tokens as edgeroute estimates them everywhere (about
+    four characters a token, plus the tool schemas), without loading or calling any model."""
+    messages, tools = _conversation(body)
+    return max(1, estimate_prompt_tokens(ChatRequest(model=body.model, messages=messages, tools=tools)))
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -181,6 +199,18 @@ class MessagesStreamer:
                 "delta": {"type": "text_delta", "text": event.text},
             }
             return out + _event("content_block_delta", delta)
+        if isinstance(event, ReasoningDelta):
+            if not event.text:
+                return None
+            out = b""
+            if self._block_kind != "thinking":
+                out = self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            delta = {
+                "type": "content_block_delta",
+                "index": self._block,
+                "delta": {"type": "thinking_delta", "thinking": event.text},
+            }
+            return out + _event("content_block_delta", delta)
         if isinstance(event, ToolCallDelta):
             out = b""
             if event.index not in self._tool_blocks:
@@ -229,6 +259,8 @@ class MessagesStreamer:
 
 def message_response(model: str, result: Collected) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
+    if result.reasoning:  # no signature: edgeroute drops thinking blocks a client sends back
+        content.append({"type": "thinking", "thinking": result.reasoning, "signature": ""})
     if result.text:
         content.append({"type": "text", "text": result.text})
     for call in result.tool_calls:

@@ -37,3 +37,13 @@ class MessagesRequest(Open):
     tools: list[AnthropicToolIn] | None = None
     tool_choice: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
+
+
+class CountTokensRequest(Open):
+    """``POST /v1/messages/count_tokens``: a Messages request without ``max_tokens``."""
+
+    model: str = Field(min_length=1)
+    messages: list[AnthropicMessageIn] = Field(min_length=1)
+    system: str | list[dict[str, Any]] | None = None
+    tools: list[AnthropicToolIn] | None = None
+    tool_choice: dict[str, Any] | None = None

@@ -26,6 +26,7 @@ from edgeroute.chat import (
     Usage,
     new_id,
 )
+from edgeroute.errors import InvalidRequest
 from edgeroute.wire.collect import Collected
 from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
 
@@ -77,7 +78,15 @@ def chat_request(body: ChatCompletionRequest) -> ChatRequest:
 
 
 def completion_request(body: CompletionRequestIn) -> CompletionRequest:
-    prompt = body.prompt if isinstance(body.prompt, str) else "".join(body.prompt)
+    if isinstance(body.prompt, list) and len(body.prompt) != 1:
+        # OpenAI reads a list as a batch (one choice per prompt): joining it would answer another question.
+        raise InvalidRequest(
+            "prompt: give one prompt per request (a list of several prompts, a batch, is not supported)",
+            param="prompt",
+        )
+    prompt = body.prompt if isinstance(body.prompt, str) else body.prompt[0]
+    if body.echo and body.suffix is not None:
+        raise InvalidRequest("echo: not supported together with suffix (fill-in-the-middle)", param="echo")
     return CompletionRequest(
         model=body.model,
         prompt=prompt,
@@ -215,8 +224,13 @@ class CompletionChunker(_Chunker):
 
     OBJECT = "text_completion"
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, echo: str = "") -> None:
         super().__init__(model, include_usage, "cmpl-")
+        self._echo = echo
+
+    def start(self) -> bytes:
+        """With ``echo``, the prompt goes out first, as OpenAI sends it."""
+        return self._chunk(self._echo, None) if self._echo else b""
 
     def _chunk(self, text: str, finish: str | None) -> bytes:
         return _sse(
@@ -240,7 +254,7 @@ class CompletionChunker(_Chunker):
 
 
 def text_completion(
-    model: str, result: Collected, usage_extra: dict[str, Any] | None = None
+    model: str, result: Collected, usage_extra: dict[str, Any] | None = None, echo: str = ""
 ) -> dict[str, Any]:
     return {
         "id": new_id("cmpl-"),
@@ -248,7 +262,7 @@ def text_completion(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "text": result.text, "logprobs": None, "finish_reason": result.finish_reason}
+            {"index": 0, "text": echo + result.text, "logprobs": None, "finish_reason": result.finish_reason}
         ],
         "usage": usage_json(result.usage or Usage(0, 0, estimated=True), usage_extra),
     }

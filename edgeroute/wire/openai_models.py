@@ -69,6 +69,7 @@ class CompletionRequestIn(Open):
     model: str = Field(min_length=1)
     prompt: str | list[str]
     suffix: str | None = None
+    echo: bool = False
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
