@@ -322,15 +322,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"{n} is defined twice")
             seen.add(n)
         known = set(names)
-        refs: list[str] = list(self.router.default_fallbacks)
+        refs = [("router.default_fallbacks", r) for r in self.router.default_fallbacks]
         for m in self.cloud:
-            refs += m.fallbacks or []
+            refs += [(f"cloud {m.name!r} fallbacks", r) for r in m.fallbacks or []]
+        for route in self.router.routes:
+            targets = ([] if route.target == "auto" else [route.target]) + route.fallbacks
+            refs += [(f"router.routes {route.name!r}", r) for r in targets]
         if self.savings.reference:
-            refs.append(self.savings.reference)
-        for ref in refs:
+            refs.append(("savings.reference", self.savings.reference))
+        for where, ref in refs:
             if ref not in known and not ref.startswith("local/"):
                 raise ValueError(
-                    f"{ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})"
+                    f"{where}: {ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})"
                 )
         return self
 

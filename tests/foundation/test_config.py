@@ -94,7 +94,15 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
         ('[[cloud]]\nname = "c"\nprovider = "openai"', "cloud[0].model: required key is missing"),
         (
             '[[cloud]]\nname = "c"\nprovider = "openai"\nmodel = "m"\nfallbacks = ["cloud/nope"]',
-            "cloud/nope names no configured model",
+            "cloud 'c' fallbacks: cloud/nope names no configured model",
+        ),
+        (
+            '[[router.routes]]\nname = "sql"\nkeywords = ["sql"]\ntarget = "cloud/gpt-4o"',
+            "router.routes 'sql': cloud/gpt-4o names no configured model",
+        ),
+        (
+            '[[router.routes]]\nname = "r"\nregex = "x"\ntarget = "auto"\nfallbacks = ["gpt-4o"]',
+            "router.routes 'r': gpt-4o names no configured model",
         ),
         (
             '[[local]]\nname = "a"\npath = "/a"\n[[local]]\nname = "a"\npath = "/b"',
