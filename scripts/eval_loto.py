@@ -32,6 +32,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="machine-readable rows instead of tables")
     args = ap.parse_args()
+    if not sorted(args.data.glob("*.jsonl")):
+        ap.error(f"--data {args.data}: no *.jsonl outcome files there")
 
     started = time.perf_counter()
     model_path = None
