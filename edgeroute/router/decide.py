@@ -198,7 +198,11 @@ def _explicit(
         if asked in ("cloud", "cloud-only"):
             cloud = _cloud_fitting(state, need) or state.premium()
             if cloud is None:
-                raise UnsupportedByModel("No cloud model with a key is available.", code="no_cloud_model")
+                raise UnsupportedByModel(
+                    "No cloud model with a key is available: add a [[cloud]] model to config.toml and "
+                    "store its key with `edgeroute keys set NAME`.",
+                    code="no_cloud_model",
+                )
             return RouteDecision(
                 tier="cloud",
                 target=cloud.target,

@@ -182,3 +182,7 @@ def test_no_local_model_or_no_cloud_target(scorer: Scorer, config: RouterConfig)
     assert d.tier == "local"
     with pytest.raises(UnsupportedByModel):
         decide(chat("x"), state(local=(), cloud=()), config, scorer)
+    with pytest.raises(UnsupportedByModel) as no_cloud:
+        decide(chat("x", route_hint="cloud"), state(cloud=()), config, scorer)
+    assert no_cloud.value.code == "no_cloud_model"
+    assert "edgeroute keys set" in no_cloud.value.message  # says how to get one
