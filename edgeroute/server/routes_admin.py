@@ -23,6 +23,8 @@ log = logging.getLogger("edgeroute.server")
 
 @router.get("/health")
 @router.head("/health", include_in_schema=False)  # uptime checks (`wget --spider`, `curl -I`) send HEAD
+@router.get("/", include_in_schema=False)  # tools that probe a base URL's root to see if a server is up
+@router.head("/", include_in_schema=False)
 async def health(request: Request) -> dict[str, Any]:
     services = services_of(request)
     status = services.engine.status()

@@ -447,7 +447,7 @@ def test_model_lists_have_ids_for_every_client(live: LiveServer) -> None:
     assert [m.id for m in ant(live).models.list()] == ids  # the Anthropic SDK reads the same list
 
 
-@pytest.mark.parametrize("path", ["/health", "/v1/models", "/models"])
+@pytest.mark.parametrize("path", ["/health", "/", "/v1/models", "/models"])
 def test_head_answers_like_get_without_a_body(live: LiveServer, path: str) -> None:
     r = httpx.head(live.url + path)
     assert r.status_code == 200 and r.content == b""
@@ -464,6 +464,9 @@ def test_base_url_without_v1_reaches_the_same_endpoints(live: LiveServer) -> Non
         "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello from the fake cloud."
     )
     assert client.completions.create(model="local/gemma3-270m", prompt="Hi", max_tokens=1).choices
+    assert client.models.retrieve("cloud/gpt").id == "cloud/gpt"
+    root = httpx.get(live.url + "/")  # tools that probe the base URL itself to see whether a server is up
+    assert root.status_code == 200 and root.json()["status"] == "ok"
 
 
 def test_browser_sdk_preflight_headers_are_allowed(starter_gguf: Path, tmp_path: Path) -> None:
