@@ -98,11 +98,20 @@ def _cors(app: ASGIApp, origins: Sequence[str]) -> ASGIApp:
 
 
 def create_app(
-    settings: Settings, paths: Paths | None = None, *, services: Services | None = None, **components: Any
+    settings: Settings,
+    paths: Paths | None = None,
+    *,
+    services: Services | None = None,
+    freeze_gc: bool = False,
+    **components: Any,
 ) -> FastAPI:
     """Build the daemon's app. The lifespan builds every component from ``settings`` and closes them on
     shutdown; ``components`` replace single ones (``keys=KeyStore(memory backend)``, ``engine=...``), and a
-    whole pre-built ``services`` may be injected (then the caller closes it)."""
+    whole pre-built ``services`` may be injected (then the caller closes it).
+
+    ``freeze_gc`` (the daemon's own process): once started, every object so far moves out of the cyclic
+    garbage collector's reach (``gc.freeze``). They live as long as the daemon, and a full collection that
+    walked them all stalled every request in flight for 40-55 ms (``scripts/probe_gc_pause.py``)."""
     from edgeroute.paths import resolve_paths
     from edgeroute.server import openapi, routes_admin, routes_anthropic, routes_openai
     from edgeroute.server.services import build_services
@@ -114,6 +123,11 @@ def create_app(
         owned = services is None
         app.state.services = services or await build_services(settings, resolved_paths, **components)
         app.state.started = time.time()
+        if freeze_gc:
+            import gc
+
+            gc.collect()  # what start-up left as garbage is freed, not frozen
+            gc.freeze()
         try:
             yield
         finally:

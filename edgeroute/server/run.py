@@ -25,7 +25,7 @@ def run_server(
 
     daemon.disable_core_dumps()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, paths)
+    app = create_app(settings, paths, freeze_gc=True)
     config = uvicorn.Config(
         app,
         http=http_protocol(),
