@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls"]
+Wire = Literal["openai", "anthropic"]
+# An Anthropic prompt-cache breakpoint (``{"type": "ephemeral"}``), kept where the client put it.
+CacheControl = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -22,26 +25,31 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    cache_control: CacheControl | None = None
 
 
 @dataclass(slots=True)
 class Message:
     """One chat turn. ``content`` is text, or OpenAI-style parts (``{"type": "text"|"image_url", ...}``)
-    when the message carries images."""
+    when the message carries images or a part carries a ``cache_control`` breakpoint. ``cache_control``
+    here is a breakpoint on a tool result (whose content is text)."""
 
     role: Role
     content: str | list[dict[str, Any]] | None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     name: str | None = None
+    cache_control: CacheControl | None = None
 
     def text(self) -> str:
-        """The message's text, images and other parts left out."""
+        """The message's text, images and other parts left out. A system prompt's blocks keep a paragraph
+        break between them (Claude Code sends several; glued they would run into one sentence)."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        separator = "\n\n" if self.role == "system" else ""
+        return separator.join(p.get("text", "") for p in self.content if p.get("type") == "text")
 
     def has_images(self) -> bool:
         return isinstance(self.content, list) and any(p.get("type") == "image_url" for p in self.content)
@@ -54,6 +62,7 @@ class Tool:
     name: str
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    cache_control: CacheControl | None = None
 
 
 def new_id(prefix: str, hex_digits: int = 24) -> str:
@@ -71,8 +80,11 @@ class ChatRequest:
     """A chat request as every backend sees it.
 
     ``model`` is what the client asked for (``auto``, ``local/x``, ``cloud/y`` or an alias);
-    ``extra`` carries OpenAI fields edgeroute does not interpret (``response_format``...) for
-    OpenAI-compatible upstreams that do.
+    ``wire`` is the API the client spoke, and ``extra`` carries that API's fields edgeroute does not
+    interpret (OpenAI's ``response_format``..., Anthropic's ``thinking``...) for upstreams of the same
+    kind: a provider takes from a foreign wire's extras only what means the same to it.
+    ``max_tokens_field`` is the name the client gave ``max_tokens`` (OpenAI's reasoning models take only
+    ``max_completion_tokens``); None when it gave none.
     """
 
     model: str
@@ -87,6 +99,8 @@ class ChatRequest:
     tools: list[Tool] | None = None
     tool_choice: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    wire: Wire = "openai"
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
     private: bool = False
     route_hint: Literal["auto", "local", "cloud"] | None = None
     client: str | None = None
@@ -178,7 +192,10 @@ class Usage:
 
 @dataclass(slots=True)
 class Finish:
+    """The end of an answer; ``stop_sequence`` is the stop sequence it ended on, where the backend says."""
+
     reason: FinishReason
+    stop_sequence: str | None = None
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish

@@ -172,6 +172,11 @@ class CloudModelConfig(Section):
     first_token_timeout: NonNegative = 60.0
     total_timeout: NonNegative = 600.0
     max_retries: int = Field(2, ge=0, le=10)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = Field(
+        None,
+        description="openai provider: the name the token limit is sent under (OpenAI's o-series and gpt-5 "
+        "take only max_completion_tokens); default: the name the client used, else max_tokens.",
+    )
 
     @property
     def key_name(self) -> str:

@@ -26,6 +26,7 @@ from edgeroute.chat import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    Wire,
 )
 from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError, UpstreamRateLimited
@@ -55,14 +56,25 @@ STOP_REASONS: dict[str, FinishReason] = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
 }
-# Fields of req.extra the Messages API understands; OpenAI-only extras are dropped.
-PASSTHROUGH = ("top_k", "metadata", "thinking", "service_tier")
+# Fields of req.extra passed on: a Messages API client's own fields, and from an OpenAI client's extras
+# only what means the same here (its ``metadata`` and ``service_tier`` take other values).
+PASSTHROUGH: dict[Wire, tuple[str, ...]] = {
+    "anthropic": ("top_k", "metadata", "thinking", "service_tier"),
+    "openai": ("top_k",),
+}
 ERROR_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429, "timeout_error": 504}
 
 
 def messages_url(base_url: str) -> str:
     base = base_url.rstrip("/")
     return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+
+
+def _cached(block: dict[str, Any], cache_control: Any) -> dict[str, Any]:
+    """``block`` with the client's prompt-cache breakpoint, where it had one."""
+    if cache_control is not None:
+        block["cache_control"] = cache_control
+    return block
 
 
 def _image_block(part: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +95,9 @@ def content_blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str,
     blocks: list[dict[str, Any]] = []
     for part in content:
         if part.get("type") == "text" and part.get("text"):
-            blocks.append({"type": "text", "text": part["text"]})
+            blocks.append(_cached({"type": "text", "text": part["text"]}, part.get("cache_control")))
         elif part.get("type") == "image_url":
-            blocks.append(_image_block(part))
+            blocks.append(_cached(_image_block(part), part.get("cache_control")))
     return blocks
 
 
@@ -97,9 +109,18 @@ def _tool_input(arguments: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+def _system(messages: list[Message]) -> str | list[dict[str, Any]] | None:
+    """The top-level ``system``: one text, or text blocks when one marks a cache breakpoint."""
+    system = [m for m in messages if m.role == "system"]
+    if any(isinstance(m.content, list) and any("cache_control" in p for p in m.content) for m in system):
+        return [block for m in system for block in content_blocks(m.content)] or None
+    return "\n\n".join(m.text() for m in system if m.text()) or None
+
+
+def to_anthropic_messages(
+    messages: list[Message],
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
     """(system prompt, alternating user/assistant turns)."""
-    system: list[str] = []
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -112,20 +133,34 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dic
 
     for m in messages:
         if m.role == "system":
-            if m.text():
-                system.append(m.text())
-        elif m.role == "tool":
-            add("user", [{"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text()}])
+            continue
+        if m.role == "tool":
+            result = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text()}
+            add("user", [_cached(result, m.cache_control)])
         elif m.role == "assistant":
             blocks = content_blocks(m.content)
             blocks += [
-                {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)}
+                _cached(
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)},
+                    c.cache_control,
+                )
                 for c in m.tool_calls or []
             ]
             add("assistant", blocks)
         else:
             add("user", content_blocks(m.content))
-    return ("\n\n".join(system) or None), turns
+    return _system(messages), turns
+
+
+def _continues_tool_loop_unthought(turns: list[dict[str, Any]]) -> bool:
+    """Whether the last turn answers tool calls of an assistant turn that does not start with a thinking
+    block: with ``thinking`` on, Anthropic refuses that (400), and advises leaving ``thinking`` out."""
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    if not any(b.get("type") == "tool_result" for b in turns[-1]["content"]):
+        return False
+    first = turns[-2]["content"][0].get("type") if turns[-2]["content"] else None
+    return first not in ("thinking", "redacted_thinking")
 
 
 def tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
@@ -146,7 +181,10 @@ def tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
 
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     system, turns = to_anthropic_messages(req.messages)
-    body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH if k in req.extra}
+    body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
+    if "thinking" in body and _continues_tool_loop_unthought(turns):
+        # edgeroute keeps no thinking blocks (nor their signatures) in the history it forwards.
+        del body["thinking"]
     body.update(
         model=model.model, messages=turns, max_tokens=req.max_tokens or DEFAULT_MAX_TOKENS, stream=True
     )
@@ -160,11 +198,14 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
         body["stop_sequences"] = list(req.stop)
     if req.tools:
         body["tools"] = [
-            {
-                "name": t.name,
-                **({"description": t.description} if t.description else {}),
-                "input_schema": t.parameters,
-            }
+            _cached(
+                {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "input_schema": t.parameters,
+                },
+                t.cache_control,
+            )
             for t in req.tools
         ]
         choice = tool_choice_to_anthropic(req.tool_choice)
@@ -188,7 +229,13 @@ class EventReader:
         self._cache_write = 0
         self._output_tokens: int | None = None
         self.stop: FinishReason | None = None
+        self.stop_sequence: str | None = None
         self.stopped = False
+
+    def _stop(self, reason: Any, sequence: Any) -> None:
+        self.stop = STOP_REASONS.get(str(reason), "stop")
+        if reason == "stop_sequence" and isinstance(sequence, str):
+            self.stop_sequence = sequence
 
     def _usage(self, usage: Any) -> None:
         if not isinstance(usage, dict):
@@ -211,9 +258,9 @@ class EventReader:
         elif kind == "content_block_delta":
             return self._block_delta(int(data.get("index", 0)), data.get("delta") or {})
         elif kind == "message_delta":
-            reason = (data.get("delta") or {}).get("stop_reason")
-            if reason:
-                self.stop = STOP_REASONS.get(reason, "stop")
+            delta = data.get("delta") or {}
+            if delta.get("stop_reason"):
+                self._stop(delta["stop_reason"], delta.get("stop_sequence"))
             self._usage(data.get("usage"))
         elif kind == "message_stop":
             self.stopped = True
@@ -273,7 +320,7 @@ class EventReader:
                 self._counter.add_text(arguments)
             else:
                 events += self._block_start(index, block)
-        self.stop = STOP_REASONS.get(str(message.get("stop_reason")), "stop")
+        self._stop(message.get("stop_reason"), message.get("stop_sequence"))
         self.stopped = True
         return events
 
@@ -290,7 +337,7 @@ class EventReader:
                 estimated=self._output_tokens is None,
             )
         reason = self.stop or ("tool_calls" if self._tools else "stop")
-        return [usage, Finish(reason)]
+        return [usage, Finish(reason, self.stop_sequence)]
 
 
 class AnthropicProvider:

@@ -22,6 +22,7 @@ from edgeroute.chat import (
     TextDelta,
     ToolCallDelta,
     Usage,
+    Wire,
 )
 from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError
@@ -49,8 +50,21 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 
-def message_to_openai(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+def _content_from_anthropic(message: Message) -> str | list[dict[str, Any]] | None:
+    """A Messages API client's content as OpenAI takes it: parts that are all text become one string (as
+    when they carry no cache breakpoint), and no part keeps its ``cache_control`` (OpenAI's own caching
+    needs none)."""
+    content = message.content
+    if not isinstance(content, list):
+        return content
+    if all(p.get("type") == "text" for p in content):
+        return message.text()
+    return [{k: v for k, v in p.items() if k != "cache_control"} for p in content]
+
+
+def message_to_openai(message: Message, wire: Wire = "openai") -> dict[str, Any]:
+    content = message.content if wire == "openai" else _content_from_anthropic(message)
+    out: dict[str, Any] = {"role": message.role, "content": content}
     if message.name:
         out["name"] = message.name
     if message.tool_calls:
@@ -64,12 +78,15 @@ def message_to_openai(message: Message) -> dict[str, Any]:
 
 
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
-    """The ``/chat/completions`` body: ``req.extra`` passes through, the fields edgeroute knows win."""
-    body: dict[str, Any] = dict(req.extra)
+    """The ``/chat/completions`` body: an OpenAI client's ``req.extra`` passes through (a Messages API
+    client's never does: its fields mean nothing here), the fields edgeroute knows win. The token limit
+    goes under the name the model is configured with, else the one the client used, else ``max_tokens``
+    (the older name, which every compatible server accepts)."""
+    body: dict[str, Any] = dict(req.extra) if req.wire == "openai" else {}
     stream_options = body.get("stream_options")
     body.update(
         model=model.model,
-        messages=[message_to_openai(m) for m in req.messages],
+        messages=[message_to_openai(m, req.wire) for m in req.messages],
         stream=True,
         stream_options={
             **(stream_options if isinstance(stream_options, dict) else {}),
@@ -78,7 +95,8 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     )
     if req.max_tokens is not None:
         body.pop("max_completion_tokens", None)
-        body["max_tokens"] = req.max_tokens  # the older name: every compatible server accepts it
+        body.pop("max_tokens", None)
+        body[model.max_tokens_field or req.max_tokens_field or "max_tokens"] = req.max_tokens
     optional = {
         "temperature": req.temperature,
         "top_p": req.top_p,

@@ -28,6 +28,9 @@ from edgeroute.wire.anthropic_models import CountTokensRequest, MessagesRequest
 from edgeroute.wire.collect import Collected
 
 STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+# Messages API fields edgeroute does not interpret, kept in ChatRequest.extra for Anthropic upstreams
+# (providers of another kind leave them out).
+ANTHROPIC_EXTRAS = ("top_k", "metadata", "thinking", "service_tier")
 # System (and tool result) blocks that become one string keep a paragraph break between them: Claude
 # Code sends its system prompt as several blocks, which glued together would run into one sentence.
 BLOCK_SEPARATOR = "\n\n"
@@ -41,13 +44,31 @@ def _text_of(blocks: str | list[dict[str, Any]] | None) -> str:
     return BLOCK_SEPARATOR.join(b.get("text", "") for b in blocks if b.get("type") == "text")
 
 
+def _with_cache_control(part: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """``part`` with the prompt-cache breakpoint ``block`` carries, if any (an Anthropic upstream gets it
+    back where the client put it)."""
+    if "cache_control" in block:
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
 def _image_part(block: dict[str, Any]) -> dict[str, Any]:
     source = block.get("source", {})
     if source.get("type") == "url":
         url = source.get("url", "")
     else:
         url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
-    return {"type": "image_url", "image_url": {"url": url}}
+    return _with_cache_control({"type": "image_url", "image_url": {"url": url}}, block)
+
+
+def _tool_result_cache_control(block: dict[str, Any]) -> Any:
+    """A tool result's breakpoint: on the block, or on the last of its content blocks (which become one
+    text, ending where that block ended)."""
+    content = block.get("content")
+    if "cache_control" not in block and isinstance(content, list) and content:
+        last = content[-1]
+        return last.get("cache_control") if isinstance(last, dict) else None
+    return block.get("cache_control")
 
 
 def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Message]:
@@ -60,22 +81,35 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
     for block in content:
         kind = block.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": block.get("text", "")})
+            parts.append(_with_cache_control({"type": "text", "text": block.get("text", "")}, block))
         elif kind == "image":
             parts.append(_image_part(block))
         elif kind == "tool_use":
             calls.append(
-                ToolCall(block.get("id", ""), block.get("name", ""), json.dumps(block.get("input", {})))
+                ToolCall(
+                    block.get("id", ""),
+                    block.get("name", ""),
+                    json.dumps(block.get("input", {})),
+                    block.get("cache_control"),
+                )
             )
         elif kind == "tool_result":
             text = _text_of(block.get("content"))
             if block.get("is_error"):
                 text = "Error: " + text
-            out.append(Message(role="tool", content=text, tool_call_id=block.get("tool_use_id")))
+            out.append(
+                Message(
+                    role="tool",
+                    content=text,
+                    tool_call_id=block.get("tool_use_id"),
+                    cache_control=_tool_result_cache_control(block),
+                )
+            )
         # thinking / redacted_thinking / documents: not carried to other providers
     if parts or calls:
-        only_text = all(p["type"] == "text" for p in parts)
-        body: str | list[dict[str, Any]] = "".join(p["text"] for p in parts) if only_text else parts
+        # Plain text stays one string unless a block marks a cache breakpoint inside it.
+        plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
+        body: str | list[dict[str, Any]] = "".join(p["text"] for p in parts) if plain else parts
         out.append(
             Message(role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None)
         )
@@ -93,15 +127,40 @@ def _tool_choice(choice: dict[str, Any] | None) -> Any:
     return kind  # "auto" | "none"
 
 
+def _system(system: str | list[dict[str, Any]] | None) -> Message | None:
+    """The system prompt as one message: text, or its text blocks when one marks a cache breakpoint."""
+    if isinstance(system, list) and any("cache_control" in b for b in system):
+        blocks = [
+            _with_cache_control({"type": "text", "text": b.get("text", "")}, b)
+            for b in system
+            if b.get("type") == "text"
+        ]
+        return Message(role="system", content=blocks) if blocks else None
+    text = _text_of(system)
+    return Message(role="system", content=text) if text else None
+
+
 def _conversation(body: MessagesRequest | CountTokensRequest) -> tuple[list[Message], list[Tool] | None]:
     messages: list[Message] = []
-    system = _text_of(body.system)
-    if system:
-        messages.append(Message(role="system", content=system))
+    system = _system(body.system)
+    if system is not None:
+        messages.append(system)
     for m in body.messages:
         messages += _convert_message(m.role, m.content)
-    tools = [Tool(t.name, t.description, t.input_schema) for t in body.tools] if body.tools else None
+    tools = (
+        [
+            Tool(t.name, t.description, t.input_schema, (t.model_extra or {}).get("cache_control"))
+            for t in body.tools
+        ]
+        if body.tools
+        else None
+    )
     return messages, tools
+
+
+def _extras(body: MessagesRequest) -> dict[str, Any]:
+    fields = {"top_k": body.top_k, "metadata": body.metadata, **(body.model_extra or {})}
+    return {k: fields[k] for k in ANTHROPIC_EXTRAS if fields.get(k) is not None}
 
 
 def chat_request(body: MessagesRequest) -> ChatRequest:
@@ -117,6 +176,8 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
         include_usage=True,
         tools=tools,
         tool_choice=_tool_choice(body.tool_choice),
+        extra=_extras(body),
+        wire="anthropic",
     )
 
 
@@ -159,6 +220,7 @@ class MessagesStreamer:
         self._block_kind: str | None = None
         self._tool_blocks: dict[int, int] = {}
         self._finish: FinishReason = "stop"
+        self._stop_sequence: str | None = None
 
     def start(self) -> bytes:
         message: dict[str, Any] = {
@@ -236,6 +298,7 @@ class MessagesStreamer:
             return None
         if isinstance(event, Finish):
             self._finish = "tool_calls" if self._tool_blocks and event.reason == "stop" else event.reason
+            self._stop_sequence = event.stop_sequence
         return None
 
     def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
@@ -243,7 +306,10 @@ class MessagesStreamer:
         usage = self.usage or Usage(self.input_estimate, 0, estimated=True)
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason(self._finish), "stop_sequence": None},
+            "delta": {
+                "stop_reason": stop_reason(self._finish, self._stop_sequence),
+                "stop_sequence": self._stop_sequence,
+            },
             "usage": usage_json(usage),
         }
         return (
@@ -276,7 +342,7 @@ def message_response(model: str, result: Collected) -> dict[str, Any]:
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason(result.finish_reason),
-        "stop_sequence": None,
+        "stop_reason": stop_reason(result.finish_reason, result.stop_sequence),
+        "stop_sequence": result.stop_sequence,
         "usage": usage_json(usage),
     }

@@ -23,6 +23,7 @@ class Collected:
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: FinishReason = "stop"
+    stop_sequence: str | None = None
     usage: Usage | None = None
 
 
@@ -64,6 +65,7 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             out.usage = event
         elif isinstance(event, Finish):
             out.finish_reason = event.reason
+            out.stop_sequence = event.stop_sequence
     out.text = "".join(text)
     out.reasoning = "".join(reasoning)
     out.tool_calls = tools.calls()

@@ -65,6 +65,11 @@ def chat_request(body: ChatCompletionRequest) -> ChatRequest:
         model=body.model,
         messages=messages,
         max_tokens=body.max_completion_tokens or body.max_tokens,
+        max_tokens_field="max_completion_tokens"
+        if body.max_completion_tokens is not None
+        else "max_tokens"
+        if body.max_tokens is not None
+        else None,
         temperature=body.temperature,
         top_p=body.top_p,
         stop=_stops(body.stop),

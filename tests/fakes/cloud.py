@@ -104,6 +104,13 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int = 7
     cached_tokens: int = 3
+    stop_sequence: str | None = None  # Anthropic: stop_reason "stop_sequence" naming this one
+
+    def anthropic_stop(self) -> tuple[str, str | None]:
+        """(stop_reason, stop_sequence) as the Messages API reports them."""
+        if self.tool_calls:
+            return "tool_use", None
+        return ("stop_sequence", self.stop_sequence) if self.stop_sequence else ("end_turn", None)
 
     def text_chunks(self) -> list[str]:
         n = max(self.chunk_chars, 1)
@@ -452,8 +459,8 @@ class FakeCloud:
             "role": "assistant",
             "model": model,
             "content": content,
-            "stop_reason": "tool_use" if r.tool_calls else "end_turn",
-            "stop_sequence": None,
+            "stop_reason": r.anthropic_stop()[0],
+            "stop_sequence": r.anthropic_stop()[1],
         }
         if r.usage:
             out["usage"] = {**self._anthropic_usage(start=True), "output_tokens": r.completion_tokens}
@@ -523,7 +530,7 @@ class FakeCloud:
             index += 1
         delta: dict[str, Any] = {
             "type": "message_delta",
-            "delta": {"stop_reason": "tool_use" if r.tool_calls else "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": r.anthropic_stop()[0], "stop_sequence": r.anthropic_stop()[1]},
         }
         if r.usage:
             delta["usage"] = self._anthropic_usage(start=False)
