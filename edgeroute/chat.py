@@ -180,10 +180,17 @@ class ToolCallDelta:
 
 @dataclass(slots=True)
 class Usage:
+    """Token counts of one answer. ``prompt_tokens`` includes every prompt token (OpenAI's convention):
+    ``cached_tokens`` read from a prompt cache and ``cache_write_tokens`` written to one (Anthropic bills
+    writes above the input price), of which ``cache_write_1h_tokens`` went to a 1-hour cache (billed
+    higher than the default 5-minute one)."""
+
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
     estimated: bool = False
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

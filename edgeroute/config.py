@@ -164,6 +164,11 @@ class CloudModelConfig(Section):
     price_in: NonNegative | None = Field(None, description="USD per 1M input tokens.")
     price_out: NonNegative | None = Field(None, description="USD per 1M output tokens.")
     price_cached_in: NonNegative | None = None
+    price_cache_write: NonNegative | None = Field(
+        None,
+        description="USD per 1M tokens written to a 5-minute prompt cache (1-hour writes: 1.6x this); "
+        "default: 1.25x the input price, as Anthropic bills.",
+    )
     context_window: PositiveInt | None = None
     supports_tools: bool = True
     supports_images: bool = True

@@ -6,9 +6,13 @@ inference costs $0 unless the user sets ``savings.local_watts`` and ``savings.us
 watts x seconds x price per kWh). Savings = counterfactual (the same tokens at the reference model's
 price) - actual.
 
-Token convention: ``prompt_tokens`` includes ``cached_tokens``; cached tokens are billed at
-``cached_input`` (at ``input`` when the model lists none). A model with a ``long_context`` tier bills the
-whole request at those rates once the prompt exceeds its threshold.
+Token convention: ``prompt_tokens`` includes ``cached_tokens`` (cache reads) and ``cache_write_tokens``
+(cache writes). Reads are billed at ``cached_input`` (at ``input`` when the model lists none). Writes are
+billed at the model's cache-write price: the config's ``price_cache_write`` where set, else Anthropic's
+rule, 1.25x the input price in force; writes to a 1-hour cache cost 1.6x that (Anthropic: 2x input against
+1.25x), so one knob scales both. Only providers that report writes (Anthropic) ever have any, so the rule
+costs other models nothing. A model with a ``long_context`` tier bills the whole request at those rates
+once the prompt exceeds its threshold.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,6 +52,10 @@ class TokenUsage(Protocol):
     def completion_tokens(self) -> int: ...
     @property
     def cached_tokens(self) -> int: ...
+    @property
+    def cache_write_tokens(self) -> int: ...
+    @property
+    def cache_write_1h_tokens(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +66,15 @@ class LongContextPrice:
     cached_input: float | None = None
 
 
+# Anthropic's cache-write prices: 5-minute writes 1.25x input, 1-hour writes 2x input (= 1.6x a 5-minute one).
+CACHE_WRITE_FACTOR = Decimal("1.25")
+CACHE_WRITE_1H_FACTOR = Decimal("1.6")
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per 1M tokens. ``source`` says where it came from: ``prices.toml``, ``config`` or ``local``."""
+    """USD per 1M tokens. ``source`` says where it came from: ``prices.toml``, ``config`` or ``local``.
+    ``cache_write`` is the price of a token written to a 5-minute prompt cache; None: 1.25x input."""
 
     input: float
     output: float
@@ -68,6 +82,7 @@ class Price:
     checked: date | None = None
     source: str = "prices.toml"
     long_context: LongContextPrice | None = None
+    cache_write: float | None = None
 
 
 LOCAL_PRICE = Price(0.0, 0.0, 0.0, None, "local")
@@ -102,11 +117,21 @@ def cost_nano(price: Price, usage: TokenUsage) -> int:
         rate_in, rate_out, rate_cached = long.input, long.output, long.cached_input
     cached = max(0, min(usage.cached_tokens, usage.prompt_tokens))
     fresh = max(0, usage.prompt_tokens - cached)
+    written = usage.cache_write_tokens
+    if written > 0:  # only Anthropic upstreams report writes: the common case skips all of this
+        written = min(written, fresh)
+        fresh -= written
     total = (
         fresh * _dec(rate_in)
         + cached * _dec(rate_cached if rate_cached is not None else rate_in)
         + max(0, usage.completion_tokens) * _dec(rate_out)
     )
+    if written > 0:
+        rate_write = (
+            _dec(price.cache_write) if price.cache_write is not None else _dec(rate_in) * CACHE_WRITE_FACTOR
+        )
+        hour = max(0, min(usage.cache_write_1h_tokens, written))
+        total += (written - hour) * rate_write + hour * rate_write * CACHE_WRITE_1H_FACTOR
     return _round(total * 1000)
 
 
@@ -301,7 +326,9 @@ class PriceBook:
         listed = self.lookup(cfg.model)
         overrides = (cfg.price_in, cfg.price_out, cfg.price_cached_in)
         if all(v is None for v in overrides):
-            return listed
+            if cfg.price_cache_write is None or listed is None:
+                return listed
+            return replace(listed, source="config", cache_write=cfg.price_cache_write)
         price_in = cfg.price_in if cfg.price_in is not None else (listed.input if listed else None)
         price_out = cfg.price_out if cfg.price_out is not None else (listed.output if listed else None)
         if price_in is None or price_out is None:
@@ -309,7 +336,14 @@ class PriceBook:
         cached = cfg.price_cached_in
         if cached is None and listed is not None and cfg.price_in is None:
             cached = listed.cached_input  # the listed cache discount belongs with the listed input price
-        return Price(price_in, price_out, cached, listed.checked if listed else None, "config")
+        return Price(
+            price_in,
+            price_out,
+            cached,
+            listed.checked if listed else None,
+            "config",
+            cache_write=cfg.price_cache_write,
+        )
 
     def cost(self, target: str | None, usage: TokenUsage) -> float | None:
         """What ``usage`` cost on ``target``; None when its price is unknown."""
@@ -368,6 +402,8 @@ class _Usage:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
 
 def _no_tokens(usage: TokenUsage) -> bool:

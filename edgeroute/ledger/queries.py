@@ -28,6 +28,8 @@ COLUMNS = (
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
     "estimated",
     "ttft_ms",
     "latency_ms",
@@ -62,6 +64,8 @@ def record_to_row(rec: LedgerRecord, *, log_prompts: bool) -> tuple[object, ...]
         int(rec.prompt_tokens),
         int(rec.completion_tokens),
         int(rec.cached_tokens),
+        int(rec.cache_write_tokens),
+        int(rec.cache_write_1h_tokens),
         int(rec.estimated),
         rec.ttft_ms,
         float(rec.latency_ms),
@@ -94,6 +98,8 @@ def row_to_record(row: Sequence[Any]) -> LedgerRecord:
         prompt_tokens,
         completion_tokens,
         cached_tokens,
+        cache_write_tokens,
+        cache_write_1h_tokens,
         estimated,
         ttft_ms,
         latency_ms,
@@ -123,6 +129,8 @@ def row_to_record(row: Sequence[Any]) -> LedgerRecord:
         prompt_tokens=int(prompt_tokens),
         completion_tokens=int(completion_tokens),
         cached_tokens=int(cached_tokens),
+        cache_write_tokens=int(cache_write_tokens),
+        cache_write_1h_tokens=int(cache_write_1h_tokens),
         estimated=bool(estimated),
         ttft_ms=ttft_ms,
         latency_ms=float(latency_ms),
@@ -190,6 +198,7 @@ class Group:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     estimated: int
     cost_nusd: int
     unknown_cost: int
@@ -204,7 +213,8 @@ def fetch_groups(conn: sqlite3.Connection, since: float | None, until: float | N
     sql = f"""
         SELECT tier, served_model, client, COUNT(*),
                SUM(error IS NOT NULL OR status >= 400),
-               SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(estimated),
+               SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),
+               SUM(cache_write_tokens), SUM(estimated),
                COALESCE(SUM(cost_nusd), 0), SUM(cost_nusd IS NULL),
                COALESCE(SUM(counterfactual_nusd), 0), SUM(counterfactual_nusd IS NULL),
                COALESCE(SUM(saved_nusd), 0),

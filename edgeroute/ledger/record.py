@@ -28,7 +28,8 @@ class LedgerRecord:
     """A finished request.
 
     ``tier`` is None when no target answered (an error). ``prompt_tokens`` includes ``cached_tokens``
-    (the OpenAI convention; Anthropic's usage must be normalised to it). ``estimated`` marks token counts
+    (cache reads) and ``cache_write_tokens`` (cache writes, ``cache_write_1h_tokens`` of them to a 1-hour
+    cache): the OpenAI convention, Anthropic's usage normalised to it. ``estimated`` marks token counts
     edgeroute counted itself because the upstream sent no usage. ``prompt_text`` is dropped by the ledger
     unless ``ledger.log_prompts`` is on; ``prompt_hash`` is filled from it when empty.
     """
@@ -48,6 +49,8 @@ class LedgerRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     estimated: bool = False
     ttft_ms: float | None = None
     error: str | None = None

@@ -53,6 +53,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX requests_request_id;
     """,
+    # 3: prompt-cache writes (part of prompt_tokens), billed above the input price; the 1-hour ones higher.
+    """
+    ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 Synchronous = Literal["NORMAL", "FULL"]

@@ -52,6 +52,7 @@ class _Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     estimated: int = 0
     cost: int = 0
     unknown_cost: int = 0
@@ -68,6 +69,7 @@ class _Totals:
         self.prompt_tokens += g.prompt_tokens
         self.completion_tokens += g.completion_tokens
         self.cached_tokens += g.cached_tokens
+        self.cache_write_tokens += g.cache_write_tokens
         self.estimated += g.estimated
         self.cost += g.cost_nusd
         self.unknown_cost += g.unknown_cost
@@ -134,6 +136,7 @@ def summarize(
             "prompt": total.prompt_tokens,
             "completion": total.completion_tokens,
             "cached": total.cached_tokens,
+            "cache_write": total.cache_write_tokens,
             "total": total.prompt_tokens + total.completion_tokens,
         },
         "latency_ms": percentiles(latencies_ms),

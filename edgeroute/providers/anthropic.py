@@ -6,7 +6,8 @@ tool results ``tool_result`` blocks in a user turn; image parts become ``image``
 one role merge (the API wants them alternating); ``max_tokens`` is required (default 4096).
 Stream: ``text_delta`` -> TextDelta, ``thinking_delta`` -> ReasoningDelta, ``tool_use`` blocks and their
 ``input_json_delta`` -> ToolCallDelta (tool calls numbered 0, 1, ... apart from block indexes); usage from
-``message_start`` (input, cache) and ``message_delta`` (output).
+``message_start`` (input, cache reads and writes, the writes' 1-hour part) and ``message_delta`` (output,
+and the same counts where newer API versions repeat them there).
 """
 
 from __future__ import annotations
@@ -227,6 +228,7 @@ class EventReader:
         self._input_tokens: int | None = None
         self._cache_read = 0
         self._cache_write = 0
+        self._cache_write_1h = 0
         self._output_tokens: int | None = None
         self.stop: FinishReason | None = None
         self.stop_sequence: str | None = None
@@ -244,6 +246,9 @@ class EventReader:
             self._input_tokens = int(usage["input_tokens"])
         self._cache_read = int(usage.get("cache_read_input_tokens") or self._cache_read)
         self._cache_write = int(usage.get("cache_creation_input_tokens") or self._cache_write)
+        by_ttl = usage.get("cache_creation")  # newer API versions: the writes by cache lifetime
+        if isinstance(by_ttl, dict):
+            self._cache_write_1h = int(by_ttl.get("ephemeral_1h_input_tokens") or self._cache_write_1h)
         if usage.get("output_tokens") is not None:
             self._output_tokens = int(usage["output_tokens"])  # cumulative in message_delta
 
@@ -335,6 +340,8 @@ class EventReader:
                 else self._counter.tokens,
                 cached_tokens=self._cache_read,
                 estimated=self._output_tokens is None,
+                cache_write_tokens=self._cache_write,
+                cache_write_1h_tokens=min(self._cache_write_1h, self._cache_write),
             )
         reason = self.stop or ("tool_calls" if self._tools else "stop")
         return [usage, Finish(reason, self.stop_sequence)]

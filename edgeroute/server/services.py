@@ -211,6 +211,8 @@ class Services:
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 cached_tokens=usage.cached_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cache_write_1h_tokens=usage.cache_write_1h_tokens,
                 estimated=usage.estimated,
                 ttft_ms=outcome.ttft_ms,
                 error=error,

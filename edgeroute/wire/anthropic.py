@@ -192,15 +192,24 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: ".encode() + jsonio.dumps(data) + b"\n\n"
 
 
-def usage_json(usage: Usage) -> dict[str, int]:
-    """Anthropic's usage: ``input_tokens`` leaves out the prompt tokens read from the cache, which are
-    ``cache_read_input_tokens`` (internally, as in OpenAI's convention, prompt tokens include them)."""
-    out = {
-        "input_tokens": usage.prompt_tokens - usage.cached_tokens,
+def usage_json(usage: Usage) -> dict[str, Any]:
+    """Anthropic's usage: ``input_tokens`` leaves out the prompt tokens read from the cache
+    (``cache_read_input_tokens``) and written to it (``cache_creation_input_tokens``, by lifetime in
+    ``cache_creation``); internally, as in OpenAI's convention, prompt tokens include both. Claude Code
+    adds the three up for the context it shows and prices each."""
+    read, written = usage.cached_tokens, usage.cache_write_tokens
+    out: dict[str, Any] = {
+        "input_tokens": max(0, usage.prompt_tokens - read - written),
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
         "output_tokens": usage.completion_tokens,
     }
-    if usage.cached_tokens:
-        out["cache_read_input_tokens"] = usage.cached_tokens
+    if written:
+        hour = usage.cache_write_1h_tokens
+        out["cache_creation"] = {
+            "ephemeral_5m_input_tokens": written - hour,
+            "ephemeral_1h_input_tokens": hour,
+        }
     return out
 
 

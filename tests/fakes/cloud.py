@@ -104,6 +104,8 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int = 7
     cached_tokens: int = 3
+    cache_write_tokens: int = 0  # Anthropic: prompt tokens written to the cache (part of prompt_tokens)
+    cache_write_1h_tokens: int = 0  # ... of which to a 1-hour cache
     stop_sequence: str | None = None  # Anthropic: stop_reason "stop_sequence" naming this one
 
     def anthropic_stop(self) -> tuple[str, str | None]:
@@ -435,9 +437,13 @@ class FakeCloud:
         r = self.reply
         if start:
             return {
-                "input_tokens": r.prompt_tokens - r.cached_tokens,
+                "input_tokens": r.prompt_tokens - r.cached_tokens - r.cache_write_tokens,
                 "cache_read_input_tokens": r.cached_tokens,
-                "cache_creation_input_tokens": 0,
+                "cache_creation_input_tokens": r.cache_write_tokens,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": r.cache_write_tokens - r.cache_write_1h_tokens,
+                    "ephemeral_1h_input_tokens": r.cache_write_1h_tokens,
+                },
                 "output_tokens": 1,
             }
         return {"output_tokens": r.completion_tokens}

@@ -101,7 +101,13 @@ async def test_today_matches_hand_computed_totals(filled: tuple[Ledger, Metrics]
     # saved: 0.0055 + 0 + 0.00225 + 0 + 0.007 (the unknown-price row has no saving)
     assert s["saved_usd"] == 0.01475
     assert s["saved_pct"] == 52.68  # 0.01475 / (0.02975 - 0.00175)
-    assert s["tokens"] == {"prompt": 3800, "completion": 1500, "cached": 1000, "total": 5300}
+    assert s["tokens"] == {
+        "prompt": 3800,
+        "completion": 1500,
+        "cached": 1000,
+        "cache_write": 0,
+        "total": 5300,
+    }
     assert s["estimated_requests"] == 1
     assert s["latency_ms"] == {"p50": 1500.0, "p95": 5600.0, "p99": 5600.0}  # the error is left out
     assert s["ttft_ms"] == {"p50": 200.0, "p95": 400.0, "p99": 400.0}

@@ -17,21 +17,22 @@ KEY = "sk-test-forwarded-0123456789"
 
 def test_cache_writes_and_reads_both_count_as_prompt_tokens_reads_as_cached() -> None:
     """Anthropic's ``input_tokens`` leaves out both cache reads and writes; internally prompt tokens
-    include them (OpenAI's convention), with the reads as ``cached_tokens`` (billed at the cached rate)."""
+    include them (OpenAI's convention), with the reads as ``cached_tokens`` (billed at the cached rate)
+    and the writes as ``cache_write_tokens`` (billed above the input rate)."""
     reader = EventReader(simple_request(), "cloud/claude", KEY)
     usage = {"input_tokens": 12, "cache_creation_input_tokens": 20000, "cache_read_input_tokens": 0}
     reader.feed({"type": "message_start", "message": {"usage": {**usage, "output_tokens": 1}}})
     reader.feed(
         {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}}
     )
-    assert reader.tail() == [Usage(20012, 9, cached_tokens=0), Finish("stop")]
+    assert reader.tail() == [Usage(20012, 9, cached_tokens=0, cache_write_tokens=20000), Finish("stop")]
     reader = EventReader(simple_request(), "cloud/claude", KEY)
     usage = {"input_tokens": 12, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 20000}
     reader.feed({"type": "message_start", "message": {"usage": {**usage, "output_tokens": 1}}})
     reader.feed(
         {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}}
     )
-    assert reader.tail() == [Usage(20042, 9, cached_tokens=20000), Finish("stop")]
+    assert reader.tail() == [Usage(20042, 9, cached_tokens=20000, cache_write_tokens=30), Finish("stop")]
 
 
 async def test_a_whole_answer_names_the_stop_sequence_it_ended_on(
