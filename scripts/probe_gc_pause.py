@@ -2,8 +2,8 @@
 after start-up (what ``edgeroute serve`` does: ``create_app(..., freeze_gc=True)``).
 
 The app is built as the daemon builds it (its lifespan, a cloud model on a loopback fake upstream), warmed
-with proxied requests, then ``gc.collect(2)`` is timed: first as every object is (one pass over all of
-them, which Python runs by itself every few thousand requests), then after the freeze.
+with proxied requests, then ``gc.collect(2)`` is timed: first as every object is (the full pass Python
+runs by itself once enough new objects have survived its younger generations), then after the freeze.
 Run: .venv/bin/python scripts/probe_gc_pause.py [--requests 300] [--repeat 5]
 """
 
