@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from edgeroute.ledger import queries
 from edgeroute.ledger.record import LedgerRecord
-from edgeroute.ledger.schema import connect_reader
+from edgeroute.ledger.schema import MIGRATIONS, connect_reader, connect_writer, migrate, schema_version
 from edgeroute.ledger.stats import summarize
 from edgeroute.ledger.windows import window_since
 
@@ -24,16 +24,27 @@ class LedgerReader:
         self.tz = tz
 
     def _with(self, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
-        """Run ``fn`` on a reader connection; a missing file or table reads as an empty ledger."""
+        """Run ``fn`` on a reader connection; a missing file or table reads as an empty ledger. A file an
+        older edgeroute wrote is upgraded first (``edgeroute stats`` right after an upgrade, before the
+        daemon reopened it): the queries name columns its migrations lack."""
         if not self.path.exists():
             return empty
         conn = connect_reader(self.path)
         try:
             if not queries.has_table(conn):
                 return empty
+            if schema_version(conn) < len(MIGRATIONS):
+                self._upgrade()
             return fn(conn)
         finally:
             conn.close()
+
+    def _upgrade(self) -> None:
+        writer = connect_writer(self.path)
+        try:
+            migrate(writer)
+        finally:
+            writer.close()
 
     def recent(
         self, limit: int = 50, before_id: int | None = None, client: str | None = None
