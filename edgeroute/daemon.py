@@ -31,6 +31,7 @@ class DaemonState:
     url: str
     started: float
     log_file: str
+    boot: float | None = None  # the boot time as the clock read it when the state was written
 
 
 def url_for(host: str, port: int) -> str:
@@ -54,8 +55,13 @@ def read_state(paths: Paths) -> DaemonState | None:
     """The running daemon's state, or None; stale files from a dead process are removed."""
     try:
         data = json.loads(paths.state_file.read_text())
+        boot = data.get("boot")
         state = DaemonState(
-            int(data["pid"]), str(data["url"]), float(data["started"]), str(data.get("log_file", ""))
+            int(data["pid"]),
+            str(data["url"]),
+            float(data["started"]),
+            str(data.get("log_file", "")),
+            float(boot) if isinstance(boot, int | float) else None,
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -77,12 +83,25 @@ def _started_by_then(state: DaemonState) -> bool:
         return False
     except psutil.Error:  # not ours to inspect (another user's process): trust the pid, as before
         return True
+    if sys.platform.startswith("linux") and state.boot is not None:
+        # Linux reports a start time as boot time + time since boot, the boot time as the clock reads now:
+        # a clock set forward since the daemon started (NTP on a board without a clock battery, WSL2 after
+        # a sleep) would put the daemon's start after ``started``. The time since boot does not move.
+        return created - psutil.boot_time() <= state.started - state.boot + 1.0
     return created <= state.started + 1.0  # the two clocks differ by rounding only
 
 
 def write_state(paths: Paths, url: str) -> None:
+    import psutil
+
     ensure_dir(paths.runtime_dir)
-    state = {"pid": os.getpid(), "url": url, "started": time.time(), "log_file": str(paths.log_file)}
+    state = {
+        "pid": os.getpid(),
+        "url": url,
+        "started": time.time(),
+        "boot": psutil.boot_time(),
+        "log_file": str(paths.log_file),
+    }
     tmp = paths.state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     os.replace(tmp, paths.state_file)
