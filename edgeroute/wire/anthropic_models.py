@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Open(BaseModel):
@@ -13,9 +13,33 @@ class Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
+def check_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nested shapes the translation reads: a text block's text is a string, an image's source an
+    object, a tool result's content a string or a list of blocks. Anything else is the client's 400, not a
+    500 from deep inside the translation."""
+    for block in blocks:
+        if "text" in block and not isinstance(block["text"], str):
+            raise ValueError("a content block's text must be a string")
+        kind = block.get("type")
+        if kind == "image" and not isinstance(block.get("source", {}), dict):
+            raise ValueError("an image block's source must be an object")
+        if kind == "tool_result":
+            inner = block.get("content")
+            if isinstance(inner, list) and all(isinstance(b, dict) for b in inner):
+                check_blocks(inner)
+            elif inner is not None and not isinstance(inner, str):
+                raise ValueError("a tool_result's content must be a string or a list of content blocks")
+    return blocks
+
+
 class AnthropicMessageIn(Open):
     role: Literal["user", "assistant"]
     content: str | list[dict[str, Any]]
+
+    @field_validator("content")
+    @classmethod
+    def _blocks(cls, content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        return content if isinstance(content, str) else check_blocks(content)
 
 
 class AnthropicToolIn(Open):
@@ -24,26 +48,30 @@ class AnthropicToolIn(Open):
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
-class MessagesRequest(Open):
+class _Conversation(Open):
+    """What a Messages request and a token count share: the conversation and its tools."""
+
     model: str = Field(min_length=1)
-    max_tokens: int = Field(ge=1)
     messages: list[AnthropicMessageIn] = Field(min_length=1)
     system: str | list[dict[str, Any]] | None = None
+    tools: list[AnthropicToolIn] | None = None
+    tool_choice: dict[str, Any] | None = None
+
+    @field_validator("system")
+    @classmethod
+    def _system_blocks(cls, system: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        return check_blocks(system) if isinstance(system, list) else system
+
+
+class MessagesRequest(_Conversation):
+    max_tokens: int = Field(ge=1)
     stop_sequences: list[str] | None = None
     temperature: float | None = Field(None, ge=0, le=1)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = None
     stream: bool = False
-    tools: list[AnthropicToolIn] | None = None
-    tool_choice: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
 
-class CountTokensRequest(Open):
+class CountTokensRequest(_Conversation):
     """``POST /v1/messages/count_tokens``: a Messages request without ``max_tokens``."""
-
-    model: str = Field(min_length=1)
-    messages: list[AnthropicMessageIn] = Field(min_length=1)
-    system: str | list[dict[str, Any]] | None = None
-    tools: list[AnthropicToolIn] | None = None
-    tool_choice: dict[str, Any] | None = None

@@ -92,6 +92,31 @@ def test_anthropic_bad_input_is_anthropic_shaped(local_server: LiveServer) -> No
     assert "max_tokens" in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "tool_result", "tool_use_id": "t1", "content": ["not a block"]}],
+        [{"type": "tool_result", "tool_use_id": "t1", "content": 7}],
+        [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": 5}]}],
+        [{"type": "image", "source": "https://example.com/cat.png"}],
+        [{"type": "text", "text": ["a", "list"]}],
+    ],
+    ids=["tool-result-item", "tool-result-number", "nested-text", "image-source", "text"],
+)
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+def test_anthropic_blocks_of_the_wrong_shape_are_400_not_500(
+    local_server: LiveServer, path: str, content: list[dict[str, object]]
+) -> None:
+    body = {"model": "auto", "max_tokens": 2, "messages": [{"role": "user", "content": content}]}
+    r = httpx.post(local_server.url + path, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == "error" and r.json()["error"]["type"] == "invalid_request_error"
+    assert "messages.0.content" in r.json()["error"]["message"]
+    system = httpx.post(local_server.url + path, json={**body, "messages": MSG, "system": [{"text": 1}]})
+    assert system.status_code == 400 and "system" in system.json()["error"]["message"], system.text
+    still_serving(local_server)
+
+
 def test_body_over_limit_is_413(local_server: LiveServer) -> None:
     big = {"model": "auto", "messages": [{"role": "user", "content": "x" * 100_000}]}
     openai_error(httpx.post(local_server.url + CHAT, json=big), 413, "request_too_large")
