@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any
 
+import anthropic
+import openai
 import uvicorn
 
 from edgeroute.server.transport import http_protocol
@@ -43,3 +45,13 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+def oai(live: LiveServer) -> openai.OpenAI:
+    """The official OpenAI SDK pointed at ``live``, without retries (a test sees the first answer)."""
+    return openai.OpenAI(base_url=live.url + "/v1", api_key="edgeroute", max_retries=0)
+
+
+def ant(live: LiveServer) -> anthropic.Anthropic:
+    """The official Anthropic SDK pointed at ``live``, without retries."""
+    return anthropic.Anthropic(base_url=live.url, api_key="edgeroute", max_retries=0)

@@ -20,7 +20,7 @@ from tests.engine.gguf_edit import with_extra_metadata
 from tests.fakes.cloud import FakeCloud, Fault, Reply
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.server.conftest import home_paths, make_settings
-from tests.server.live import LiveServer
+from tests.server.live import LiveServer, ant, oai
 
 CHAT = "/v1/chat/completions"
 MSG = [{"role": "user", "content": "What is the weather in Paris and Lyon?"}]
@@ -85,14 +85,6 @@ def live(
 @pytest.fixture(autouse=True)
 def fresh(cloud: FakeCloud) -> None:
     cloud.reset()
-
-
-def oai(live: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.url + "/v1", api_key="edgeroute", max_retries=0)
-
-
-def ant(live: LiveServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=live.url, api_key="edgeroute", max_retries=0)
 
 
 def sse_data(live: LiveServer, path: str, body: dict[str, Any]) -> list[str]:

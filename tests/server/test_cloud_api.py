@@ -9,7 +9,6 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-import anthropic
 import httpx
 import openai
 import pytest
@@ -19,7 +18,7 @@ from edgeroute.server import create_app
 from tests.fakes.cloud import FakeCloud, Fault, Reply
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.server.conftest import home_paths, make_settings
-from tests.server.live import LiveServer
+from tests.server.live import LiveServer, ant, oai
 
 MSG = [{"role": "user", "content": "What is the weather in Paris?"}]
 TOOLS = [
@@ -91,14 +90,6 @@ def stack(
 @pytest.fixture(autouse=True)
 def fresh(cloud: FakeCloud) -> None:
     cloud.reset()
-
-
-def oai(live: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.url + "/v1", api_key="edgeroute", max_retries=0)
-
-
-def ant(live: LiveServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=live.url, api_key="edgeroute", max_retries=0)
 
 
 def test_cloud_non_streaming_with_cost_headers(stack: LiveServer, cloud: FakeCloud) -> None:

@@ -7,16 +7,11 @@ import time
 
 import anthropic
 import httpx
-import openai
 import pytest
 
-from tests.server.live import LiveServer
+from tests.server.live import LiveServer, oai
 
 MSG = [{"role": "user", "content": "Say hello in three words."}]
-
-
-def oai(live: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live.url + "/v1", api_key="edgeroute", max_retries=0)
 
 
 def test_chat_non_streaming(local_server: LiveServer) -> None:
