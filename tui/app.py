@@ -140,7 +140,9 @@ class EdgerouteTui(App[None]):
             self.notify("Lost the daemon; reconnecting…", title="Daemon gone", severity="warning")
 
     def _show_status(self, message: ConnectionChanged | None = None) -> None:
-        self.query_one(StatusBar).show(self.api.base_url, self.routing_mode, self.link, message)
+        # A connection change can still arrive while the app shuts down and its widgets are gone.
+        for bar in self.query(StatusBar):
+            bar.show(self.api.base_url, self.routing_mode, self.link, message)
 
     # ---- loading data --------------------------------------------------------------------------
 
