@@ -28,11 +28,18 @@ class ToolCall:
     cache_control: CacheControl | None = None
 
 
+# Anthropic's signed reasoning in an assistant turn, kept as the block the client sent
+# (``{"type": "thinking", "thinking", "signature"}`` or ``{"type": "redacted_thinking", "data"}``): only an
+# Anthropic upstream takes it back, in place; every other backend sees only the turn's text.
+THINKING_PARTS = ("thinking", "redacted_thinking")
+
+
 @dataclass(slots=True)
 class Message:
     """One chat turn. ``content`` is text, or OpenAI-style parts (``{"type": "text"|"image_url", ...}``)
-    when the message carries images or a part carries a ``cache_control`` breakpoint. ``cache_control``
-    here is a breakpoint on a tool result (whose content is text)."""
+    when the message carries images, a part carries a ``cache_control`` breakpoint or an assistant turn
+    carries Anthropic thinking blocks (:data:`THINKING_PARTS`). ``cache_control`` here is a breakpoint on a
+    tool result (whose content is text)."""
 
     role: Role
     content: str | list[dict[str, Any]] | None
@@ -163,9 +170,15 @@ class TextDelta:
 
 @dataclass(slots=True)
 class ReasoningDelta:
-    """Reasoning text some upstreams stream separately (``reasoning_content``)."""
+    """Reasoning text some upstreams stream separately (``reasoning_content``, Anthropic ``thinking``).
+
+    From an Anthropic upstream, ``signature`` ends the current thinking block (after this event's text)
+    with the signature Anthropic wants back with it, and ``redacted`` is a whole ``redacted_thinking``
+    block's opaque data (``text`` empty). OpenAI-style reasoning has neither."""
 
     text: str
+    signature: str | None = None
+    redacted: str | None = None
 
 
 @dataclass(slots=True)

@@ -4,10 +4,13 @@ the internal request and stream types.
 Request: system turns become the top-level ``system``; assistant tool calls become ``tool_use`` blocks and
 tool results ``tool_result`` blocks in a user turn; image parts become ``image`` blocks; consecutive turns of
 one role merge (the API wants them alternating); ``max_tokens`` is required (default 4096).
-Stream: ``text_delta`` -> TextDelta, ``thinking_delta`` -> ReasoningDelta, ``tool_use`` blocks and their
-``input_json_delta`` -> ToolCallDelta (tool calls numbered 0, 1, ... apart from block indexes); usage from
-``message_start`` (input, cache reads and writes, the writes' 1-hour part) and ``message_delta`` (output,
-and the same counts where newer API versions repeat them there).
+Assistant turns' thinking blocks (signed, or redacted) go back as the client sent them, in place.
+Stream: ``text_delta`` -> TextDelta, ``thinking_delta`` -> ReasoningDelta, its block's ``signature_delta``
+(or a whole answer's ``signature``) -> ReasoningDelta(signature=...), a ``redacted_thinking`` block ->
+ReasoningDelta(redacted=data), ``tool_use`` blocks and their ``input_json_delta`` -> ToolCallDelta (tool
+calls numbered 0, 1, ... apart from block indexes); usage from ``message_start`` (input, cache reads and
+writes, the writes' 1-hour part) and ``message_delta`` (output, and the same counts where newer API
+versions repeat them there).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from contextlib import aclosing
 from typing import Any
 
 from edgeroute.chat import (
+    THINKING_PARTS,
     ChatRequest,
     Finish,
     FinishReason,
@@ -99,6 +103,8 @@ def content_blocks(content: str | list[dict[str, Any]] | None) -> list[dict[str,
             blocks.append(_cached({"type": "text", "text": part["text"]}, part.get("cache_control")))
         elif part.get("type") == "image_url":
             blocks.append(_cached(_image_block(part), part.get("cache_control")))
+        elif part.get("type") in THINKING_PARTS:
+            blocks.append(part)  # signed: it goes back exactly as Anthropic sent it
     return blocks
 
 
@@ -155,7 +161,8 @@ def to_anthropic_messages(
 
 def _continues_tool_loop_unthought(turns: list[dict[str, Any]]) -> bool:
     """Whether the last turn answers tool calls of an assistant turn that does not start with a thinking
-    block: with ``thinking`` on, Anthropic refuses that (400), and advises leaving ``thinking`` out."""
+    block: with ``thinking`` on, Anthropic refuses that (400), and advises leaving ``thinking`` out. The
+    block is missing where that turn came from elsewhere (another provider, the local engine)."""
     if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
         return False
     if not any(b.get("type") == "tool_result" for b in turns[-1]["content"]):
@@ -184,7 +191,6 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     system, turns = to_anthropic_messages(req.messages)
     body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
     if "thinking" in body and _continues_tool_loop_unthought(turns):
-        # edgeroute keeps no thinking blocks (nor their signatures) in the history it forwards.
         del body["thinking"]
     body.update(
         model=model.model, messages=turns, max_tokens=req.max_tokens or DEFAULT_MAX_TOKENS, stream=True
@@ -285,9 +291,13 @@ class EventReader:
         if kind == "text" and block.get("text"):
             self._counter.add_text(block["text"])
             return [TextDelta(block["text"])]
-        if kind == "thinking" and block.get("thinking"):
-            self._counter.add_text(block["thinking"])
-            return [ReasoningDelta(block["thinking"])]
+        if kind == "thinking":
+            # Streamed, the block starts empty and its signature comes as a delta; whole, it has both.
+            text, signature = block.get("thinking") or "", block.get("signature") or None
+            self._counter.add_text(text)
+            return [ReasoningDelta(text, signature)] if text or signature else []
+        if kind == "redacted_thinking" and block.get("data"):
+            return [ReasoningDelta("", redacted=block["data"])]
         return []
 
     def _block_delta(self, index: int, delta: dict[str, Any]) -> list[StreamEvent]:
@@ -298,6 +308,8 @@ class EventReader:
         if kind == "thinking_delta" and delta.get("thinking"):
             self._counter.add_text(delta["thinking"])
             return [ReasoningDelta(delta["thinking"])]
+        if kind == "signature_delta" and delta.get("signature"):
+            return [ReasoningDelta("", signature=delta["signature"])]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_of_block:
             out = ToolCallDelta(index=self._tool_of_block[index], arguments=delta["partial_json"])
             self._counter.add_tool_call(out)

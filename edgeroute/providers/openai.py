@@ -13,6 +13,7 @@ from contextlib import aclosing
 from typing import Any
 
 from edgeroute.chat import (
+    THINKING_PARTS,
     ChatRequest,
     Finish,
     FinishReason,
@@ -51,15 +52,16 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def _content_from_anthropic(message: Message) -> str | list[dict[str, Any]] | None:
-    """A Messages API client's content as OpenAI takes it: parts that are all text become one string (as
-    when they carry no cache breakpoint), and no part keeps its ``cache_control`` (OpenAI's own caching
-    needs none)."""
+    """A Messages API client's content as OpenAI takes it: no Anthropic thinking blocks (signed for
+    Anthropic alone), parts that are all text become one string (as when they carry no cache breakpoint),
+    and no part keeps its ``cache_control`` (OpenAI's own caching needs none)."""
     content = message.content
     if not isinstance(content, list):
         return content
-    if all(p.get("type") == "text" for p in content):
+    parts = [p for p in content if p.get("type") not in THINKING_PARTS]
+    if all(p.get("type") == "text" for p in parts):
         return message.text()
-    return [{k: v for k, v in p.items() if k != "cache_control"} for p in content]
+    return [{k: v for k, v in p.items() if k != "cache_control"} for p in parts]
 
 
 def message_to_openai(message: Message, wire: Wire = "openai") -> dict[str, Any]:

@@ -131,7 +131,7 @@ def components() -> dict[str, dict[str, Any]]:
             model=string,
             content={
                 "type": "array",
-                "items": _obj(["type"], type={"enum": ["thinking", "text", "tool_use"]}),
+                "items": _obj(["type"], type={"enum": ["thinking", "redacted_thinking", "text", "tool_use"]}),
             },
             stop_reason={"enum": ["end_turn", "max_tokens", "tool_use", "stop_sequence"]},
             usage=_obj(["input_tokens", "output_tokens"], input_tokens=integer, output_tokens=integer),

@@ -1,7 +1,9 @@
 """Anthropic Messages API at the server edge: request bodies to the internal ChatRequest, internal events
 to the Messages SSE sequence (message_start, content_block_start/delta/stop per block, message_delta with
 stop_reason and usage, message_stop) and to complete ``message`` objects. Reasoning an upstream streams
-(``reasoning_content``, Anthropic thinking) reaches Anthropic clients as ``thinking`` blocks."""
+(``reasoning_content``, Anthropic thinking) reaches Anthropic clients as ``thinking`` blocks, with the
+signature an Anthropic upstream gave it (empty otherwise), and ``redacted_thinking`` blocks as they came.
+Signed thinking blocks a client sends back stay in its assistant turns, for Anthropic upstreams alone."""
 
 from __future__ import annotations
 
@@ -84,6 +86,8 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
             parts.append(_with_cache_control({"type": "text", "text": block.get("text", "")}, block))
         elif kind == "image":
             parts.append(_image_part(block))
+        elif role == "assistant" and _signed(block):
+            parts.append(block)
         elif kind == "tool_use":
             calls.append(
                 ToolCall(
@@ -105,7 +109,7 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
                     cache_control=_tool_result_cache_control(block),
                 )
             )
-        # thinking / redacted_thinking / documents: not carried to other providers
+        # unsigned thinking / documents: not carried (Anthropic would refuse a thinking block unsigned)
     if parts or calls:
         # Plain text stays one string unless a block marks a cache breakpoint inside it.
         plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
@@ -114,6 +118,14 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
             Message(role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None)
         )
     return out
+
+
+def _signed(block: dict[str, Any]) -> bool:
+    """A thinking block Anthropic can verify: signed, or redacted (its data is the proof). One edgeroute
+    rendered from another provider's reasoning has an empty signature."""
+    if block.get("type") == "thinking":
+        return bool(block.get("signature"))
+    return block.get("type") == "redacted_thinking" and bool(block.get("data"))
 
 
 def _tool_choice(choice: dict[str, Any] | None) -> Any:
@@ -271,17 +283,7 @@ class MessagesStreamer:
             }
             return out + _event("content_block_delta", delta)
         if isinstance(event, ReasoningDelta):
-            if not event.text:
-                return None
-            out = b""
-            if self._block_kind != "thinking":
-                out = self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            delta = {
-                "type": "content_block_delta",
-                "index": self._block,
-                "delta": {"type": "thinking_delta", "thinking": event.text},
-            }
-            return out + _event("content_block_delta", delta)
+            return self._reasoning(event) or None
         if isinstance(event, ToolCallDelta):
             out = b""
             if event.index not in self._tool_blocks:
@@ -310,6 +312,27 @@ class MessagesStreamer:
             self._stop_sequence = event.stop_sequence
         return None
 
+    def _reasoning(self, event: ReasoningDelta) -> bytes:
+        """Thinking text into the open thinking block; its signature (as the last delta) closes it; a
+        redacted block opens and closes at once."""
+        if event.redacted is not None:
+            block = {"type": "redacted_thinking", "data": event.redacted}
+            return self._open_block("redacted_thinking", block) + self._close_block()
+        out = b""
+        if self._block_kind != "thinking" and (event.text or event.signature):
+            out = self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        if event.text:
+            out += self._delta({"type": "thinking_delta", "thinking": event.text})
+        if event.signature:
+            out += self._delta({"type": "signature_delta", "signature": event.signature})
+            out += self._close_block()
+        return out
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return _event(
+            "content_block_delta", {"type": "content_block_delta", "index": self._block, "delta": delta}
+        )
+
     def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
         """Close the open block, then message_delta (stop_reason, usage) and message_stop."""
         usage = self.usage or Usage(self.input_estimate, 0, estimated=True)
@@ -333,9 +356,7 @@ class MessagesStreamer:
 
 
 def message_response(model: str, result: Collected) -> dict[str, Any]:
-    content: list[dict[str, Any]] = []
-    if result.reasoning:  # no signature: edgeroute drops thinking blocks a client sends back
-        content.append({"type": "thinking", "thinking": result.reasoning, "signature": ""})
+    content: list[dict[str, Any]] = list(result.thinking)
     if result.text:
         content.append({"type": "text", "text": result.text})
     for call in result.tool_calls:

@@ -21,6 +21,12 @@ def check_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "text" in block and not isinstance(block["text"], str):
             raise ValueError("a content block's text must be a string")
         kind = block.get("type")
+        if kind == "thinking" and not all(
+            isinstance(block.get(k, ""), str) for k in ("thinking", "signature")
+        ):
+            raise ValueError("a thinking block's thinking and signature must be strings")
+        if kind == "redacted_thinking" and not isinstance(block.get("data", ""), str):
+            raise ValueError("a redacted_thinking block's data must be a string")
         if kind == "image" and not isinstance(block.get("source", {}), dict):
             raise ValueError("an image block's source must be an object")
         if kind == "tool_result":

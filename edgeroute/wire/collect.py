@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgeroute.chat import (
     Finish,
@@ -21,6 +22,7 @@ from edgeroute.chat import (
 class Collected:
     text: str = ""
     reasoning: str = ""
+    thinking: list[dict[str, Any]] = field(default_factory=list)  # the reasoning as Anthropic blocks
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: FinishReason = "stop"
     stop_sequence: str | None = None
@@ -49,11 +51,43 @@ class ToolCallAssembler:
         return [self._calls[i] for i in sorted(self._calls)]
 
 
+class ThinkingAssembler:
+    """Joins reasoning pieces into Anthropic thinking blocks: a signature ends a block, a redacted block
+    stands alone, and reasoning nobody signed (an OpenAI-style upstream's) ends with an empty signature."""
+
+    def __init__(self) -> None:
+        self._blocks: list[dict[str, Any]] = []
+        self._text: list[str] = []
+        self._open = False
+
+    def add(self, delta: ReasoningDelta) -> None:
+        if delta.redacted is not None:
+            self._close("")
+            self._blocks.append({"type": "redacted_thinking", "data": delta.redacted})
+            return
+        if delta.text:
+            self._text.append(delta.text)
+            self._open = True
+        if delta.signature is not None:
+            self._open = True
+            self._close(delta.signature)
+
+    def _close(self, signature: str) -> None:
+        if self._open:
+            self._blocks.append({"type": "thinking", "thinking": "".join(self._text), "signature": signature})
+            self._text, self._open = [], False
+
+    def blocks(self) -> list[dict[str, Any]]:
+        self._close("")
+        return self._blocks
+
+
 async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
     out = Collected()
     text: list[str] = []
     reasoning: list[str] = []
     tools = ToolCallAssembler()
+    thinking = ThinkingAssembler()
     async for event in events:
         if isinstance(event, TextDelta):
             text.append(event.text)
@@ -61,6 +95,7 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             tools.add(event)
         elif isinstance(event, ReasoningDelta):
             reasoning.append(event.text)
+            thinking.add(event)
         elif isinstance(event, Usage):
             out.usage = event
         elif isinstance(event, Finish):
@@ -68,6 +103,7 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             out.stop_sequence = event.stop_sequence
     out.text = "".join(text)
     out.reasoning = "".join(reasoning)
+    out.thinking = thinking.blocks()
     out.tool_calls = tools.calls()
     if out.tool_calls and out.finish_reason == "stop":
         out.finish_reason = "tool_calls"

@@ -187,8 +187,8 @@ class ChatChunker(_Chunker):
             if event.name is not None:
                 call["function"]["name"] = event.name
             return self._chunk({"tool_calls": [call]})
-        if isinstance(event, ReasoningDelta):
-            return self._chunk({"reasoning_content": event.text})
+        if isinstance(event, ReasoningDelta):  # text only: signatures are Anthropic's alone
+            return self._chunk({"reasoning_content": event.text}) if event.text else None
         if isinstance(event, Usage):
             self.usage = event
             return None

@@ -96,6 +96,8 @@ class Reply:
 
     text: str = "Hello from the fake cloud."
     reasoning: str | None = None
+    signature: str = ""  # Anthropic: the thinking block's signature ("" = none: no signature_delta)
+    redacted: str | None = None  # Anthropic: a redacted_thinking block's data, after the thinking block
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, arguments)
     chunk_chars: int = 6
     chunk_delay: float = 0.0
@@ -452,7 +454,9 @@ class FakeCloud:
         r = self.reply
         content: list[dict[str, Any]] = []
         if r.reasoning:
-            content.append({"type": "thinking", "thinking": r.reasoning, "signature": "sig"})
+            content.append({"type": "thinking", "thinking": r.reasoning, "signature": r.signature})
+        if r.redacted:
+            content.append({"type": "redacted_thinking", "data": r.redacted})
         if r.text:
             content.append({"type": "text", "text": r.text})
         content += [
@@ -491,6 +495,23 @@ class FakeCloud:
                     "index": index,
                     "delta": {"type": "thinking_delta", "thinking": r.reasoning},
                 },
+            )
+            if r.signature:
+                yield (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "signature_delta", "signature": r.signature},
+                    },
+                )
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
+            index += 1
+        if r.redacted:
+            block = {"type": "redacted_thinking", "data": r.redacted}
+            yield (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": block},
             )
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
             index += 1

@@ -232,8 +232,9 @@ def test_thinking_is_left_out_where_a_tool_loop_continues_without_its_thinking_b
     live: LiveServer, cloud: FakeCloud
 ) -> None:
     """With ``thinking`` on, Anthropic wants the signed thinking block back at the head of the assistant
-    turn whose tool results follow; edgeroute does not carry thinking blocks in the history, so it sends
-    that request without ``thinking`` (what Anthropic's own error advises) rather than get a 400."""
+    turn whose tool results follow; where that turn has none (another provider answered it), edgeroute
+    sends the request without ``thinking`` (what Anthropic's own error advises) rather than get a 400.
+    With the block in the history, see tests/server/test_thinking.py."""
     post(live, "/v1/messages", claude_code("cloud/claude", **ANTHROPIC_ONLY))
     body = sent(cloud)
     assert "thinking" not in body
