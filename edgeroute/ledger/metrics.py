@@ -50,6 +50,7 @@ class Metrics:
             "Requests whose price is unknown (not counted as $0).",
             registry=r,
         )
+        # kind: prompt, completion, and the parts of prompt that were cache_read and cache_write tokens.
         self.tokens = Counter("edgeroute_tokens", "Tokens processed.", ["kind"], registry=r)
         self.latency = Histogram(
             "edgeroute_request_latency_seconds",
@@ -68,6 +69,8 @@ class Metrics:
         # Children bound once: ``labels()`` validates and locks on every call, and observe() runs per request.
         self._prompt_tokens = self.tokens.labels("prompt")
         self._completion_tokens = self.tokens.labels("completion")
+        self._cache_read_tokens = self.tokens.labels("cache_read")
+        self._cache_write_tokens = self.tokens.labels("cache_write")
         # The other children, by (metric, *labels), looked up once per label set as prometheus keeps them.
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -91,6 +94,10 @@ class Metrics:
             self.saved.inc(record.saved_usd)
         self._prompt_tokens.inc(max(0, record.prompt_tokens))
         self._completion_tokens.inc(max(0, record.completion_tokens))
+        if record.cached_tokens > 0:  # most requests use no prompt cache: skip the counters' locks
+            self._cache_read_tokens.inc(record.cached_tokens)
+        if record.cache_write_tokens > 0:
+            self._cache_write_tokens.inc(record.cache_write_tokens)
         if record.ok:
             self._child(self.latency, tier).observe(record.latency_ms / 1000.0)
             if record.ttft_ms is not None:

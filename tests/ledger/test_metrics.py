@@ -37,3 +37,19 @@ def test_engine_gauges_are_read_at_scrape_time() -> None:
     state.update(queue=3, loaded=2)
     text = metrics.render().decode()
     assert "edgeroute_local_queue_depth 3.0" in text and "edgeroute_loaded_models 2.0" in text
+
+
+def test_cache_reads_and_writes_are_counted_as_token_kinds() -> None:
+    metrics = Metrics()
+    text = metrics.render().decode()  # present at 0 before any request, like the other kinds
+    assert 'edgeroute_tokens_total{kind="cache_read"} 0.0' in text
+    assert 'edgeroute_tokens_total{kind="cache_write"} 0.0' in text
+    metrics.observe(LedgerRecord("r", "/v1/messages", "auto", 200, 1.0, tier="cloud", prompt_tokens=1200,
+                                 completion_tokens=7, cached_tokens=1000, cache_write_tokens=150,
+                                 cache_write_1h_tokens=50))  # fmt: skip
+    metrics.observe(LedgerRecord("r2", "/v1/messages", "auto", 200, 1.0, tier="cloud", prompt_tokens=30,
+                                 completion_tokens=3, cached_tokens=-5))  # fmt: skip
+    text = metrics.render().decode()
+    assert 'edgeroute_tokens_total{kind="prompt"} 1230.0' in text  # reads and writes stay inside prompt
+    assert 'edgeroute_tokens_total{kind="cache_read"} 1000.0' in text
+    assert 'edgeroute_tokens_total{kind="cache_write"} 150.0' in text
