@@ -12,7 +12,9 @@ billed at the model's cache-write price: the config's ``price_cache_write`` wher
 rule, 1.25x the input price in force; writes to a 1-hour cache cost 1.6x that (Anthropic: 2x input against
 1.25x), so one knob scales both. Only providers that report writes (Anthropic) ever have any, so the rule
 costs other models nothing. A model with a ``long_context`` tier bills the whole request at those rates
-once the prompt exceeds its threshold.
+once the prompt exceeds its threshold; a configured ``price_cache_write`` is the base tier's price, and
+above the threshold it scales by the same ratio as the input price (long-context input / base input; a
+base input of $0 leaves no ratio, and the configured price stays), as the 1.25x rule follows the tier.
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ def cost_nano(price: Price, usage: TokenUsage) -> int:
     """Exact cost in nano-dollars: a price per 1M tokens is nano-dollars per 1000 tokens."""
     rate_in, rate_out, rate_cached = price.input, price.output, price.cached_input
     long = price.long_context
+    in_long_tier = False
     if long is not None and usage.prompt_tokens > long.threshold:
+        in_long_tier = True
         rate_in, rate_out, rate_cached = long.input, long.output, long.cached_input
     cached = max(0, min(usage.cached_tokens, usage.prompt_tokens))
     fresh = max(0, usage.prompt_tokens - cached)
@@ -127,9 +131,12 @@ def cost_nano(price: Price, usage: TokenUsage) -> int:
         + max(0, usage.completion_tokens) * _dec(rate_out)
     )
     if written > 0:
-        rate_write = (
-            _dec(price.cache_write) if price.cache_write is not None else _dec(rate_in) * CACHE_WRITE_FACTOR
-        )
+        if price.cache_write is None:
+            rate_write = _dec(rate_in) * CACHE_WRITE_FACTOR
+        else:
+            rate_write = _dec(price.cache_write)
+            if in_long_tier and price.input > 0:  # the configured price is the base tier's: scale it
+                rate_write = rate_write * _dec(rate_in) / _dec(price.input)
         hour = max(0, min(usage.cache_write_1h_tokens, written))
         total += (written - hour) * rate_write + hour * rate_write * CACHE_WRITE_1H_FACTOR
     return _round(total * 1000)

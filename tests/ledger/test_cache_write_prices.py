@@ -66,3 +66,27 @@ def test_the_config_write_price_reaches_the_book() -> None:
         book.cost("cloud/own", USAGE)
         == (12 * 3000 + 20_000 * 300 + 2_000 * 4000 + 1_000 * 6400 + 9 * 15_000) / 1e9
     )
+
+
+def test_a_configured_write_price_scales_with_the_long_context_input_price() -> None:
+    # base input 2, long-context input 4: the configured 2.4 write price is the base tier's, 4.8 above it
+    price = Price(2.0, 12.0, 0.2, long_context=LongContextPrice(20_000, 4.0, 18.0, 0.4), cache_write=2.4)
+    assert cost_nano(price, USAGE) == 12 * 4000 + 20_000 * 400 + 2_000 * 4800 + 1_000 * 7680 + 9 * 18_000
+    below = Usage(3_012, 9, cached_tokens=0, cache_write_tokens=3_000, cache_write_1h_tokens=1_000)
+    assert cost_nano(price, below) == 12 * 2000 + 2_000 * 2400 + 1_000 * 3840 + 9 * 12_000
+    # a free base tier leaves no ratio to scale by: the configured price stays
+    free = Price(0.0, 0.0, long_context=LongContextPrice(10, 1.0, 1.0), cache_write=0.5)
+    assert cost_nano(free, Usage(100, 0, cache_write_tokens=100)) == 100 * 500
+
+
+def test_the_config_write_price_follows_the_listed_long_context_tier() -> None:
+    cloud = [{"name": "h", "provider": "anthropic", "model": "claude-haiku-5-5", "price_cache_write": 0.2}]
+    book = PriceBook.from_settings(Settings(cloud=cloud))  # type: ignore[arg-type]
+    haiku = book.price_for("claude-haiku-5-5")
+    assert haiku is not None and haiku.long_context is not None
+    ratio = haiku.long_context.input / haiku.input  # 0.50 / 0.10 above 100,000 prompt tokens
+    over = Usage(haiku.long_context.threshold + 100, 0, cache_write_tokens=100)
+    expected_nano = haiku.long_context.threshold * round(haiku.long_context.input * 1000) + 100 * round(
+        200 * ratio
+    )
+    assert book.cost("cloud/h", over) == expected_nano / 1e9
