@@ -29,9 +29,35 @@ def _message_tokens(message: Message) -> int:
     return tokens
 
 
+def _loop_thinking_tokens(messages: list[Message]) -> int:
+    """The thinking text of the tool loop now running: the assistant turns after the last user turn that
+    is not tool results. Anthropic strips earlier turns' thinking from the context and counts these
+    (redacted blocks are encrypted, their size unknown: not counted). A tool result's turn can carry text
+    too (Claude Code's reminders), which becomes a user message right after the tool ones: still the loop."""
+    tokens = 0
+    user_turn = False  # the message after this one (in time) is a user message
+    for message in reversed(messages):
+        role = message.role
+        if role == "tool":
+            user_turn = False
+        elif role == "user":
+            user_turn = True
+        elif role != "assistant" or user_turn:
+            break  # the system prompt, or the turn before a user's own message: the loop started after it
+        elif isinstance(message.content, list):
+            for part in message.content:
+                if part.get("type") == "thinking":
+                    tokens += estimate_tokens(part.get("thinking") or "")
+    return tokens
+
+
 def estimate_prompt_tokens(req: ChatRequest) -> int:
-    """Prompt tokens of a chat request: messages, images and the tool schemas the model is shown."""
-    tokens = sum(_message_tokens(m) for m in req.messages)
+    """Prompt tokens of a chat request: messages, images, the current tool loop's thinking and the tool
+    schemas the model is shown."""
+    messages = req.messages
+    tokens = sum(_message_tokens(m) for m in messages)
+    if (messages and messages[-1].role != "user") or (len(messages) > 1 and messages[-2].role == "tool"):
+        tokens += _loop_thinking_tokens(messages)  # a tool loop is running (or an assistant prefill)
     if req.tools:
         schema = [
             {"name": t.name, "description": t.description, "parameters": t.parameters} for t in req.tools
