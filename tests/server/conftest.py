@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edgeroute.config import Settings
+from edgeroute.keys import KeyStore
 from edgeroute.paths import Paths, resolve_paths
 from edgeroute.server import create_app
+from tests.fakes.cloud import FakeCloud
+from tests.fakes.memory_keyring import MemoryKeyring
 from tests.server.live import LiveServer
 
 
@@ -25,6 +29,23 @@ def make_settings(starter_gguf: Path, **sections: Any) -> Settings:
 
 def home_paths(tmp: Path) -> Paths:
     return resolve_paths({"EDGEROUTE_HOME": str(tmp)})
+
+
+def cloud_target(cloud: FakeCloud, name: str, provider: str, **extra: Any) -> dict[str, Any]:
+    """A ``[[cloud]]`` entry on the loopback fake cloud, keyed ``fake``, without retries (a test sees the
+    first answer)."""
+    base_url = cloud.openai_base_url if provider == "openai" else cloud.anthropic_base_url
+    return {"name": name, "provider": provider, "base_url": base_url, "model": f"{name}-upstream",
+            "key": "fake", "max_retries": 0, **extra}  # fmt: skip
+
+
+@contextmanager
+def live_with_fake_key(settings: Settings, home: Path) -> Iterator[LiveServer]:
+    """``create_app(settings)`` served live, its keyring in memory holding the ``fake`` key."""
+    keys = KeyStore(backend=MemoryKeyring(), environ={})
+    keys.set("fake", "sk-fake-cloud-test")
+    with LiveServer(create_app(settings, home_paths(home), keys=keys)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,8 @@ import pytest
 
 from edgeroute.chat import Message, ToolCall
 from edgeroute.engine.engine import _message_dict
-from edgeroute.keys import KeyStore
-from edgeroute.server import create_app
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.fakes.memory_keyring import MemoryKeyring
-from tests.server.conftest import home_paths, make_settings
+from tests.server.conftest import cloud_target, live_with_fake_key, make_settings
 from tests.server.live import LiveServer, ant
 
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
@@ -43,17 +40,11 @@ def cloud() -> Iterator[FakeCloud]:
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    def target(name: str, provider: str) -> dict[str, Any]:
-        base_url = cloud.openai_base_url if provider == "openai" else cloud.anthropic_base_url
-        return {"name": name, "provider": provider, "base_url": base_url, "model": f"{name}-upstream",
-                "key": "fake", "max_retries": 0}  # fmt: skip
-
-    settings = make_settings(starter_gguf, cloud=[target("gpt", "openai"), target("claude", "anthropic")])
-    keys = KeyStore(backend=MemoryKeyring(), environ={})
-    keys.set("fake", "sk-thinking-test")
-    app = create_app(settings, home_paths(tmp_path_factory.mktemp("home")), keys=keys)
-    with LiveServer(app) as server:
-        yield server
+    targets = [cloud_target(cloud, "gpt", "openai"), cloud_target(cloud, "claude", "anthropic")]
+    with live_with_fake_key(
+        make_settings(starter_gguf, cloud=targets), tmp_path_factory.mktemp("home")
+    ) as live:
+        yield live
 
 
 @pytest.fixture(autouse=True)
