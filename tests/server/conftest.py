@@ -31,6 +31,13 @@ def home_paths(tmp: Path) -> Paths:
     return resolve_paths({"EDGEROUTE_HOME": str(tmp)})
 
 
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[FakeCloud]:
+    """One loopback fake cloud (OpenAI and Anthropic) per test module (a module may define its own)."""
+    with FakeCloud() as fake:
+        yield fake
+
+
 def cloud_target(cloud: FakeCloud, name: str, provider: str, **extra: Any) -> dict[str, Any]:
     """A ``[[cloud]]`` entry on the loopback fake cloud, keyed ``fake``, without retries (a test sees the
     first answer)."""

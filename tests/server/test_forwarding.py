@@ -24,12 +24,6 @@ WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "requir
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[FakeCloud]:
-    with FakeCloud() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:

@@ -31,12 +31,6 @@ TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input":
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[FakeCloud]:
-    with FakeCloud() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
