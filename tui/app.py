@@ -114,6 +114,8 @@ class EdgerouteTui(App[None]):
 
         previous, self.link = self.link, message.state
         self._show_status(message)
+        if not self.screen_stack:
+            return  # the app is shutting down: there is no screen left to update
         offline = self.screen if isinstance(self.screen, OfflineScreen) else None
         if message.state == "connected":
             if offline is not None:

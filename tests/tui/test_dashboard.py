@@ -304,3 +304,20 @@ async def test_a_remote_daemon_is_not_offered_a_local_start(make_app: AppFactory
         await pilot.press("s")
         await pilot.pause(0.2)
         assert "Starting" not in screen_text(app)
+
+
+async def test_a_connection_change_that_arrives_after_shutdown_is_ignored(
+    fixed_daemon: FixedDaemon, make_app: AppFactory
+) -> None:
+    """The event worker can post one last change while the app tears down its screens (a CI crash)."""
+    from edgeroute.tui.messages import ConnectionChanged, LinkState
+
+    app = make_app(fixed_daemon)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_load(app)
+        await pilot.pause()
+    assert not app.screen_stack
+    states: tuple[LinkState, ...] = ("connected", "refused", "offline", "reconnecting")
+    for state in states:
+        app.on_connection_changed(ConnectionChanged(state, fixed_daemon.url))
+    assert app.link == "reconnecting"
