@@ -114,8 +114,8 @@ class EdgerouteTui(App[None]):
 
         previous, self.link = self.link, message.state
         self._show_status(message)
-        if not self.screen_stack:
-            return  # the app is shutting down: there is no screen left to update
+        if self._screens_gone:
+            return
         offline = self.screen if isinstance(self.screen, OfflineScreen) else None
         if message.state == "connected":
             if offline is not None:
@@ -140,6 +140,11 @@ class EdgerouteTui(App[None]):
                 offline.show_status(status)
         elif message.state == "reconnecting" and previous == "connected":
             self.notify("Lost the daemon; reconnecting…", title="Daemon gone", severity="warning")
+
+    @property
+    def _screens_gone(self) -> bool:
+        """The event worker can post one last message while the app tears its screens down."""
+        return not self.screen_stack
 
     def _show_status(self, message: ConnectionChanged | None = None) -> None:
         # A connection change can still arrive while the app shuts down and its widgets are gone.
@@ -212,6 +217,8 @@ class EdgerouteTui(App[None]):
         return sum(1 for r in rows.values() if r.time >= since) / (RATE_WINDOW_S / 60.0)
 
     def on_request_arrived(self, message: RequestArrived) -> None:
+        if self._screens_gone:
+            return
         self.query_one(RequestsPane).add([message.row])
         self._schedule_refresh()
 

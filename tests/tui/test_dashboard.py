@@ -306,11 +306,12 @@ async def test_a_remote_daemon_is_not_offered_a_local_start(make_app: AppFactory
         assert "Starting" not in screen_text(app)
 
 
-async def test_a_connection_change_that_arrives_after_shutdown_is_ignored(
+async def test_messages_that_arrive_after_shutdown_are_ignored(
     fixed_daemon: FixedDaemon, make_app: AppFactory
 ) -> None:
     """The event worker can post one last change while the app tears down its screens (a CI crash)."""
-    from edgeroute.tui.messages import ConnectionChanged, LinkState
+    from edgeroute.tui.messages import ConnectionChanged, LinkState, RequestArrived
+    from edgeroute.tui.rows import RequestRow
 
     app = make_app(fixed_daemon)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -321,3 +322,4 @@ async def test_a_connection_change_that_arrives_after_shutdown_is_ignored(
     for state in states:
         app.on_connection_changed(ConnectionChanged(state, fixed_daemon.url))
     assert app.link == "reconnecting"
+    app.on_request_arrived(RequestArrived(RequestRow.from_json(make_row(99))))
