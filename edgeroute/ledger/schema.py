@@ -105,6 +105,12 @@ def connect_writer(
     return conn
 
 
+def connect_checkpointer(path: Path) -> sqlite3.Connection:
+    """A second connection to the writer's file for WAL checkpoints: a checkpoint holds no lock that a
+    commit needs, so it should not hold the writer's connection either."""
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+
 def connect_reader(path: Path) -> sqlite3.Connection:
     """A read-only-by-pragma connection; WAL lets it read while the writer commits."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -329,40 +330,87 @@ async def test_wal_checkpoints_run_on_the_writer_thread(
 async def test_a_checkpoint_asked_for_mid_batch_runs_after_it(
     ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows queue up while the thread works; a checkpoint request behind them is not lost in their batch."""
+    """Rows queue up while the thread works; a checkpoint request among them is not lost in their batch."""
     import edgeroute.ledger.writer as writer
 
-    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 10**9)  # only the ones queued by hand below
+    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 10**9)  # only the one queued by hand below
     ledger = Ledger.open(ledger_path)
     try:
-        with ledger._conn_lock:  # the thread blocks in a first checkpoint while the queue fills
-            ledger._queue.put(writer._CHECKPOINT)
+        with ledger._conn_lock:  # the thread waits to write a first row while the queue fills behind it
+            first = asyncio.create_task(ledger.record(record_factory(request_id="first")))
             await asyncio.sleep(0.05)
-            first = asyncio.create_task(ledger.record(record_factory(request_id="a")))
+            a = asyncio.create_task(ledger.record(record_factory(request_id="a")))
             await asyncio.sleep(0.01)
             ledger._queue.put(writer._CHECKPOINT)
-            second = asyncio.create_task(ledger.record(record_factory(request_id="b")))
+            b = asyncio.create_task(ledger.record(record_factory(request_id="b")))
             await asyncio.sleep(0.01)
-        await asyncio.wait_for(asyncio.gather(first, second), 10)
+        await asyncio.wait_for(asyncio.gather(first, a, b), 10)
         for _ in range(100):
-            if ledger.checkpoints >= 2:
+            if ledger.checkpoints >= 1:
                 break
             await asyncio.sleep(0.01)
-        assert ledger.checkpoints == 2 and await ledger.count() == 2
+        assert ledger.checkpoints == 1 and await ledger.count() == 3
+        assert ledger.commits == 2  # "a" and "b" went in one transaction, the checkpoint after it
     finally:
         await ledger.aclose()
 
 
-async def test_closing_with_a_checkpoint_queued_closes_the_file(ledger_path: Path) -> None:
+async def test_a_checkpoint_does_not_hold_up_commits(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint fsyncs (milliseconds) on a connection of its own: rows commit inline meanwhile, where
+    they used to wait for it (every 500th answer was a few ms late)."""
+    import edgeroute.ledger.schema as schema
+    import edgeroute.ledger.writer as writer
+
+    inside, release = threading.Event(), threading.Event()
+    real_connect = schema.connect_checkpointer
+
+    def held_checkpointer(path: Path) -> sqlite3.Connection:
+        conn = real_connect(path)
+
+        def trace(statement: str) -> None:  # runs on the writer thread as the checkpoint starts
+            inside.set()
+            release.wait(10)
+
+        conn.set_trace_callback(trace)
+        return conn
+
+    ledger = Ledger.open(ledger_path)
+    try:
+        await ledger.record(record_factory(request_id="before"))
+        monkeypatch.setattr(writer, "connect_checkpointer", held_checkpointer)  # the real one, paused
+        try:
+            ledger._queue.put(writer._CHECKPOINT)
+            assert await asyncio.to_thread(inside.wait, 10)
+            for i in range(3):  # the checkpoint is in progress on the writer thread
+                await asyncio.wait_for(ledger.record(record_factory(request_id=f"during{i}")), 2)
+                await asyncio.sleep(0)
+        finally:
+            release.set()
+        for _ in range(100):
+            if ledger.checkpoints >= 1:
+                break
+            await asyncio.sleep(0.01)
+        assert ledger.checkpoints == 1 and await ledger.count() == 4
+    finally:
+        release.set()
+        await ledger.aclose()
+
+
+async def test_closing_with_a_checkpoint_queued_closes_the_file(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord]
+) -> None:
     import edgeroute.ledger.writer as writer
 
     ledger = Ledger.open(ledger_path)
-    with ledger._conn_lock:  # the thread waits in a checkpoint; behind it: stop, then another checkpoint
-        ledger._queue.put(writer._CHECKPOINT)
+    with ledger._conn_lock:  # the thread waits to write a row; behind it: stop, then a checkpoint
+        pending = asyncio.create_task(ledger.record(record_factory(request_id="a")))
         await asyncio.sleep(0.05)
         ledger._closed = True
         ledger._queue.put(writer._STOP)
         ledger._queue.put(writer._CHECKPOINT)
+    await asyncio.wait_for(pending, 10)
     ledger._thread.join(10)
     assert not ledger._thread.is_alive()
     with pytest.raises(sqlite3.ProgrammingError):  # closed by the writer thread, which did not die first
