@@ -19,6 +19,7 @@ from typing import Any
 from edgeroute.paths import Paths, ensure_dir
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOG_GENERATIONS = 3  # earlier runs' logs kept next to the current one
 
 
 class DaemonError(Exception):
@@ -164,9 +165,23 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
         return None
 
 
+def rotate_log(path: Path, keep: int = LOG_GENERATIONS) -> None:
+    """``edgeroute.log`` -> ``edgeroute.log.1`` -> ... -> ``.{keep}`` (the oldest dropped): each start gets a
+    fresh file, the last few runs stay readable, and a daemon restarted for months does not fill the disk
+    with one ever-growing file."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    for n in range(keep, 0, -1):
+        older = path.with_name(f"{path.name}.{n - 1}") if n > 1 else path
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{n}"))
+
+
 def start_detached(paths: Paths, argv: list[str], url: str, wait_s: float = 60.0) -> DaemonState:
-    """Start ``edgeroute serve`` in a new session with output to the log file; wait until it answers."""
+    """Start ``edgeroute serve`` in a new session with output to a fresh log file (the previous runs' logs
+    rotated, :func:`rotate_log`); wait until it answers."""
     ensure_dir(paths.log_dir)
+    rotate_log(paths.log_file)
     with open(paths.log_file, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edgeroute", "serve", *argv],

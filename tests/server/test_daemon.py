@@ -43,9 +43,14 @@ def test_detach_status_stop_round_trip(edgeroute_home: Path, starter_gguf: Path)
     write_config(edgeroute_home, starter_gguf, port)
     assert run("status").returncode == 1
 
+    logs = edgeroute_home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "edgeroute.log").write_text("the previous run\n")
+
     started = run("serve", "--detach")
     assert started.returncode == 0, started.stderr
     assert f"127.0.0.1:{port}" in started.stdout
+    assert (logs / "edgeroute.log.1").read_text() == "the previous run\n"  # a fresh file for each start
     pid_file = edgeroute_home / "run" / "edgeroute.pid"
     pid = int(pid_file.read_text())
     try:
@@ -69,8 +74,28 @@ def test_detach_status_stop_round_trip(edgeroute_home: Path, starter_gguf: Path)
     assert stopped.returncode == 0 and str(pid) in stopped.stdout
     assert not pid_file.exists()
     assert run("status").returncode == 1
-    log = (edgeroute_home / "logs" / "edgeroute.log").read_text()
-    assert "listening" in log
+    log = (logs / "edgeroute.log").read_text()
+    assert "listening" in log and "the previous run" not in log
+
+
+def test_log_rotation_keeps_the_last_runs(tmp_path: Path) -> None:
+    from edgeroute.daemon import rotate_log
+
+    log = tmp_path / "edgeroute.log"
+    for run_number in range(1, 6):
+        rotate_log(log, keep=3)
+        log.write_text(f"run {run_number}\n")
+    rotate_log(log.with_name("never-written.log"), keep=3)  # nothing to rotate: no error
+    assert log.read_text() == "run 5\n"
+    assert [log.with_name(f"edgeroute.log.{n}").read_text() for n in (1, 2, 3)] == [
+        "run 4\n",
+        "run 3\n",
+        "run 2\n",
+    ]
+    assert not log.with_name("edgeroute.log.4").exists()
+    log.write_text("")
+    rotate_log(log, keep=3)  # an empty log is reused, not rotated
+    assert log.with_name("edgeroute.log.1").read_text() == "run 4\n"
 
 
 def test_port_taken_is_a_clear_message(edgeroute_home: Path, starter_gguf: Path) -> None:
