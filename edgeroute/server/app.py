@@ -182,14 +182,18 @@ def create_app(
     from edgeroute.server.fastlane import FastLane, FastRoute
     from edgeroute.wire.anthropic_models import MessagesRequest
     from edgeroute.wire.openai_models import ChatCompletionRequest
+    from edgeroute.wire.responses_models import ResponsesRequest
 
     server = settings.server
     tokens = {t: f"token-{i + 1}" for i, t in enumerate(server.api_tokens)}
     tokens.update({c.token: c.name for c in settings.clients if c.token})
     chat = FastRoute(ChatCompletionRequest, routes_openai.chat_completions)
+    responses = FastRoute(ResponsesRequest, routes_openai.responses)
     fast_routes = {
         "/v1/chat/completions": chat,
         "/chat/completions": chat,  # a base URL without /v1 (see routes_openai)
+        "/v1/responses": responses,
+        "/responses": responses,
         "/v1/messages": FastRoute(MessagesRequest, routes_anthropic.messages),
     }
 

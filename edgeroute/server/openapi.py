@@ -137,6 +137,24 @@ def components() -> dict[str, dict[str, Any]]:
             usage=_obj(["input_tokens", "output_tokens"], input_tokens=integer, output_tokens=integer),
         ),
         "AnthropicTokenCount": _obj(["input_tokens"], input_tokens=integer),
+        "Response": _obj(
+            ["id", "object", "created_at", "status", "model", "output", "usage"],
+            id=string,
+            object={"const": "response"},
+            created_at=integer,
+            status={"enum": ["completed", "incomplete"]},
+            model=string,
+            output={
+                "type": "array",
+                "items": _obj(["type", "id"], type={"enum": ["message", "function_call", "reasoning"]}),
+            },
+            usage=_obj(
+                ["input_tokens", "output_tokens", "total_tokens"],
+                input_tokens=integer,
+                output_tokens=integer,
+                total_tokens=integer,
+            ),
+        ),
         "Health": _obj(
             ["status", "version", "pid", "uptime_s", "mode", "loaded_models"],
             status={"const": "ok"},
@@ -171,6 +189,13 @@ def anthropic_stream_event() -> dict[str, Any]:
     return _obj(["event", "data"], event={"enum": ANTHROPIC_EVENTS}, data=_json_text(body))
 
 
+def responses_stream_event() -> dict[str, Any]:
+    """One SSE event of a Responses stream: a named event (``response.created``... or ``error``) whose
+    JSON ``type`` is its name."""
+    body = _obj(["type"], type={"type": "string"})
+    return _obj(["event", "data"], event={"type": "string"}, data=_json_text(body))
+
+
 def ledger_event() -> dict[str, Any]:
     row = _obj(
         ["request_id", "endpoint", "status"], request_id={"type": "string"}, status={"type": "integer"}
@@ -182,6 +207,7 @@ STREAM_EVENTS = {
     "/v1/chat/completions": lambda: openai_stream_event("chat.completion.chunk"),
     "/v1/completions": lambda: openai_stream_event("text_completion"),
     "/v1/messages": anthropic_stream_event,
+    "/v1/responses": responses_stream_event,
     "/api/events": ledger_event,
 }
 
@@ -191,6 +217,7 @@ OK_BODIES = {
     ("post", "/v1/embeddings"): "EmbeddingList",
     ("post", "/v1/messages"): "AnthropicMessage",
     ("post", "/v1/messages/count_tokens"): "AnthropicTokenCount",
+    ("post", "/v1/responses"): "Response",
     ("get", "/v1/models"): "ModelList",
     ("get", "/v1/models/{model_id}"): "Model",
     ("get", "/health"): "Health",

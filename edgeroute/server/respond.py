@@ -116,6 +116,9 @@ def sse_response(
     error_body: Callable[[EdgerouteError], bytes],
     outcome: Outcome,
 ) -> StreamingResponse:
+    # A renderer that numbers its events (Responses) words its own errors; the others use error_body.
+    fail: Callable[[EdgerouteError], bytes] = getattr(renderer, "error_event", None) or error_body
+
     async def body() -> AsyncIterator[bytes]:
         groups = ReadyGroups(events)  # events that arrived together go out in one send
         start = getattr(renderer, "start", None)
@@ -144,9 +147,9 @@ def sse_response(
         except EdgerouteError as exc:
             # No row, no complete answer: the stream ends with the error (the ledger logged why), never
             # with the success terminator a client could take as "recorded".
-            yield head + error_body(exc)
+            yield head + fail(exc)
             return
-        yield head + (error_body(outcome.error) if outcome.error is not None else renderer.end(extra))
+        yield head + (fail(outcome.error) if outcome.error is not None else renderer.end(extra))
 
     return SSEResponse(
         body(),
@@ -177,14 +180,16 @@ async def serve_chat(
     renderer: Callable[[str], Any],
     render_json: Callable[[str, Collected, dict[str, Any] | None], dict[str, Any]],
     error_body: Callable[[EdgerouteError], bytes],
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """One chat request, whatever its wire format: route and open it, then stream it through the format's
-    ``renderer`` (built for the model that answers) or collect it into ``render_json``'s body."""
+    ``renderer`` (built for the model that answers) or collect it into ``render_json``'s body.
+    ``headers``: the wire's own, next to the routing ones."""
     from edgeroute.server.gateway import route_headers
 
     outcome = Outcome()
     decision, opened = await services.open_chat(req, endpoint)
-    headers = route_headers(decision, opened.target, opened.trail)
+    headers = {**route_headers(decision, opened.target, opened.trail), **(headers or {})}
     on_done = services.accounting_hook(req, decision, opened, endpoint)
     if req.stream:
         return sse_response(opened.events, renderer(opened.target), headers, on_done, error_body, outcome)

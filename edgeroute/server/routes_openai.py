@@ -1,4 +1,5 @@
-"""OpenAI-compatible endpoints: chat completions, completions (FIM with ``suffix``), embeddings, models.
+"""OpenAI-compatible endpoints: chat completions, responses, completions (FIM with ``suffix``), embeddings,
+models.
 
 Each also answers without the ``/v1`` prefix (as llama.cpp's server does): a client whose base URL is
 ``http://localhost:3343`` lists models at ``/models``, so its chat requests must not 404 at
@@ -18,7 +19,9 @@ from edgeroute.server.app import request_controls, services_of
 from edgeroute.server.gateway import resolve_model
 from edgeroute.server.respond import JSONBody, Outcome, collected, serve_chat, sse_response
 from edgeroute.wire import openai as wire
+from edgeroute.wire import responses as responses_wire
 from edgeroute.wire.openai_models import ChatCompletionRequest, CompletionRequestIn, EmbeddingRequestIn
+from edgeroute.wire.responses_models import ResponsesRequest
 
 router = APIRouter()
 
@@ -40,6 +43,29 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         renderer=lambda served: wire.ChatChunker(served, req.include_usage),
         render_json=wire.chat_completion,
         error_body=_openai_error,
+    )
+
+
+@router.post("/v1/responses", response_model=None)
+@router.post("/responses", response_model=None, include_in_schema=False)
+async def responses(body: ResponsesRequest, request: Request) -> Response:
+    """The Responses API, stateless (see :mod:`edgeroute.wire.responses`): routed, served and accounted
+    for like a chat completion."""
+    translated = responses_wire.responses_request(body)
+    req, namespaces = translated.request, translated.namespaces
+    for key, value in request_controls(request).items():
+        setattr(req, key, value)
+    dropped = ", ".join(translated.dropped_tools)
+    return await serve_chat(
+        services_of(request),
+        req,
+        "/v1/responses",
+        renderer=lambda served: responses_wire.ResponsesStreamer(served, namespaces),
+        render_json=lambda served, result, extra: responses_wire.response_object(
+            served, result, extra, namespaces
+        ),
+        error_body=responses_wire.stream_error,
+        headers={"x-edgeroute-dropped-tools": dropped} if dropped else None,
     )
 
 
