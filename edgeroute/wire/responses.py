@@ -188,11 +188,25 @@ def _tools(tools: list[dict[str, Any]] | None, out: Translated) -> list[Tool] | 
     return functions or None
 
 
-def _tool_choice(choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-    """The Responses shape (``{"type": "function", "name"}``) as chat completions take it."""
-    if isinstance(choice, dict) and choice.get("type") == "function" and "function" not in choice:
-        return {"type": "function", "function": {"name": _text(choice.get("name"), "tool_choice.name")}}
-    return choice
+def _tool_choice(
+    choice: str | dict[str, Any] | None, namespaces: dict[str, tuple[str, str]]
+) -> str | dict[str, Any] | None:
+    """``auto`` / ``none`` / ``required``, or one function (``{"type": "function", "name"}``, with its
+    ``namespace`` if it has one) as chat completions take it; forcing any other kind of tool cannot be
+    honoured here."""
+    if not isinstance(choice, dict):
+        return choice
+    if choice.get("type") != "function":
+        raise InvalidRequest(
+            f"tool_choice: forcing a tool of type {choice.get('type')!r} is not supported (a function, "
+            "or auto, none, required)",
+            param="tool_choice",
+        )
+    name = _text(choice.get("name"), "tool_choice.name")
+    space = choice.get("namespace")
+    if isinstance(space, str) and f"{space}{NAMESPACE_JOIN}{name}" in namespaces:
+        name = f"{space}{NAMESPACE_JOIN}{name}"
+    return {"type": "function", "function": {"name": name}}
 
 
 def responses_request(body: ResponsesRequest) -> Translated:
@@ -221,7 +235,7 @@ def responses_request(body: ResponsesRequest) -> Translated:
     req = out.request
     req.max_tokens, req.temperature, req.top_p = body.max_output_tokens, body.temperature, body.top_p
     req.stream, req.extra, req.tools = body.stream, extra, tools
-    req.tool_choice = _tool_choice(body.tool_choice) if tools else None
+    req.tool_choice = _tool_choice(body.tool_choice, out.namespaces) if tools else None
     return out
 
 

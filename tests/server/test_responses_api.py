@@ -168,6 +168,7 @@ def test_namespace_functions_are_flattened_and_split_back(live: LiveServer, clou
     raw = oai(live).responses.with_raw_response.create(
         model="cloud/gpt",
         input="Go.",
+        tool_choice={"type": "function", "namespace": "agents", "name": "spawn"},  # type: ignore[typeddict-unknown-key]
         tools=[TOOL, agents, {"type": "web_search", "external_web_access": False}],  # type: ignore[list-item]
     )
     (call,) = [item for item in raw.parse().output if item.type == "function_call"]
@@ -176,6 +177,10 @@ def test_namespace_functions_are_flattened_and_split_back(live: LiveServer, clou
     functions = [t["function"] for t in cloud.requests[-1].body["tools"]]
     assert [f["name"] for f in functions] == ["get_weather", "agents__spawn"]
     assert functions[1]["description"] == "Sub-agents. Start one."
+    assert cloud.requests[-1].body["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "agents__spawn"},
+    }
 
     cloud.reset(Reply(text="Started."))
     oai(live).responses.create(
@@ -244,6 +249,7 @@ def test_the_request_is_in_the_ledger(live: LiveServer) -> None:
         ({"input": "Hi", "previous_response_id": "resp_123"}, "previous_response_id"),
         ({"input": "Hi", "tools": [{"type": "namespace", "name": "ns", "tools": "x"}]}, "tools[0].tools"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
+        ({"input": "Hi", "tools": [TOOL], "tool_choice": {"type": "web_search"}}, "tool_choice"),
         ({"input": [{"role": "moderator", "content": "Hi"}]}, "input[0].role"),
         ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, "input[0].content[0]"),
         ({"input": [{"type": "function_call_output", "output": "x"}]}, "input[0].call_id"),
