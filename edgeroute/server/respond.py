@@ -180,16 +180,18 @@ async def serve_chat(
     renderer: Callable[[str], Any],
     render_json: Callable[[str, Collected, dict[str, Any] | None], dict[str, Any]],
     error_body: Callable[[EdgerouteError], bytes],
-    headers: dict[str, str] | None = None,
+    wire_headers: dict[str, str] | None = None,
 ) -> Response:
     """One chat request, whatever its wire format: route and open it, then stream it through the format's
     ``renderer`` (built for the model that answers) or collect it into ``render_json``'s body.
-    ``headers``: the wire's own, next to the routing ones."""
+    ``wire_headers``: the wire's own, next to the routing ones."""
     from edgeroute.server.gateway import route_headers
 
     outcome = Outcome()
     decision, opened = await services.open_chat(req, endpoint)
-    headers = {**route_headers(decision, opened.target, opened.trail), **(headers or {})}
+    headers = route_headers(decision, opened.target, opened.trail)
+    if wire_headers:
+        headers.update(wire_headers)
     on_done = services.accounting_hook(req, decision, opened, endpoint)
     if req.stream:
         return sse_response(opened.events, renderer(opened.target), headers, on_done, error_body, outcome)

@@ -65,7 +65,7 @@ async def responses(body: ResponsesRequest, request: Request) -> Response:
             served, result, extra, namespaces
         ),
         error_body=responses_wire.stream_error,
-        headers={"x-edgeroute-dropped-tools": dropped} if dropped else None,
+        wire_headers={"x-edgeroute-dropped-tools": dropped} if dropped else None,
     )
 
 

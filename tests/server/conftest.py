@@ -55,6 +55,32 @@ def live_with_fake_key(settings: Settings, home: Path) -> Iterator[LiveServer]:
         yield server
 
 
+@contextmanager
+def gpt_and_claude(
+    cloud: FakeCloud, starter_gguf: Path, home: Path, *more: dict[str, Any]
+) -> Iterator[LiveServer]:
+    """The daemon with ``cloud/gpt`` (OpenAI) and ``cloud/claude`` (Anthropic) on the fake cloud, and any
+    ``more`` targets, next to the local starter model."""
+    targets = [cloud_target(cloud, "gpt", "openai"), cloud_target(cloud, "claude", "anthropic"), *more]
+    with live_with_fake_key(make_settings(starter_gguf, cloud=targets), home) as live:
+        yield live
+
+
+def post(live: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST ``body`` as JSON; the answer must be a 200."""
+    import httpx
+
+    response = httpx.post(live.url + path, json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def sent(cloud: FakeCloud) -> dict[str, Any]:
+    """The one request body the fake cloud received."""
+    assert len(cloud.requests) == 1, [r.path for r in cloud.requests]
+    return dict(cloud.requests[0].body)
+
+
 @pytest.fixture(scope="module")
 def local_server(starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Local model only; no cloud models."""

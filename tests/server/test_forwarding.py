@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import cloud_target, live_with_fake_key, make_settings
+from tests.server.conftest import cloud_target, gpt_and_claude, post, sent
 from tests.server.live import LiveServer
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -27,31 +27,14 @@ WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "requir
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    targets = [
-        cloud_target(cloud, "gpt", "openai"),
-        cloud_target(cloud, "o3", "openai", max_tokens_field="max_completion_tokens"),
-        cloud_target(cloud, "claude", "anthropic"),
-    ]
-    with live_with_fake_key(
-        make_settings(starter_gguf, cloud=targets), tmp_path_factory.mktemp("home")
-    ) as live:
+    o3 = cloud_target(cloud, "o3", "openai", max_tokens_field="max_completion_tokens")
+    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home"), o3) as live:
         yield live
 
 
 @pytest.fixture(autouse=True)
 def fresh(cloud: FakeCloud) -> None:
     cloud.reset()
-
-
-def post(live: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = httpx.post(live.url + path, json=body, timeout=60)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def sent(cloud: FakeCloud) -> dict[str, Any]:
-    assert len(cloud.requests) == 1, [r.path for r in cloud.requests]
-    return dict(cloud.requests[0].body)
 
 
 def chat(model: str, **fields: Any) -> dict[str, Any]:

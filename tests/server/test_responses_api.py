@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import cloud_target, live_with_fake_key, make_settings
+from tests.server.conftest import gpt_and_claude
 from tests.server.live import LiveServer, oai
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -26,10 +26,7 @@ TOOL = {"type": "function", "name": "get_weather", "description": "Weather now",
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    targets = [cloud_target(cloud, "gpt", "openai"), cloud_target(cloud, "claude", "anthropic")]
-    with live_with_fake_key(
-        make_settings(starter_gguf, cloud=targets), tmp_path_factory.mktemp("home")
-    ) as live:
+    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
         yield live
 
 

@@ -18,7 +18,7 @@ import pytest
 from edgeroute.chat import Message, ToolCall
 from edgeroute.engine.engine import _message_dict
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import cloud_target, live_with_fake_key, make_settings
+from tests.server.conftest import gpt_and_claude, post, sent
 from tests.server.live import LiveServer, ant
 
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
@@ -34,10 +34,7 @@ TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input":
 def live(
     cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    targets = [cloud_target(cloud, "gpt", "openai"), cloud_target(cloud, "claude", "anthropic")]
-    with live_with_fake_key(
-        make_settings(starter_gguf, cloud=targets), tmp_path_factory.mktemp("home")
-    ) as live:
+    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
         yield live
 
 
@@ -76,17 +73,6 @@ def sse_events(live: LiveServer, path: str, body: dict[str, Any]) -> list[dict[s
         for line in raw.splitlines()
         if line.startswith("data: ") and line != "data: [DONE]"
     ]
-
-
-def post(live: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(live.url + path, json=body, timeout=60)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def sent(cloud: FakeCloud) -> dict[str, Any]:
-    assert len(cloud.requests) == 1, [r.path for r in cloud.requests]
-    return dict(cloud.requests[0].body)
 
 
 def test_a_streamed_answer_carries_the_signature_and_the_redacted_block(
