@@ -57,16 +57,47 @@ class ChatPromptBuilder:
             self.render([{"role": "user", "content": "hi"}])  # an unknown name fails at load, not per request
 
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
-        if self._jinja is not None:
-            try:
-                result = self._jinja(messages=messages, tools=tools)
-            except Exception as exc:  # jinja raise_exception() and template bugs
-                raise ChatTemplateError(
-                    f"the model's chat template rejected the conversation: {exc}"
-                ) from None
-            return str(result.prompt)
-        assert self._builtin is not None
-        return _apply_builtin(self._builtin, messages)
+        if self._jinja is None:
+            assert self._builtin is not None
+            return _apply_builtin(self._builtin, messages)
+        try:
+            return self._render_jinja(messages, tools)
+        except ChatTemplateError:
+            strict = alternating(messages)
+            if strict == messages:
+                raise
+            return self._render_jinja(strict, tools)
+
+    def _render_jinja(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        try:
+            result = self._jinja(messages=messages, tools=tools)
+        except Exception as exc:  # jinja raise_exception() and template bugs
+            raise ChatTemplateError(f"the model's chat template rejected the conversation: {exc}") from None
+        return str(result.prompt)
+
+
+def alternating(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as strict templates (Gemma's, Mistral's) take it: the system prompt first, then
+    user and assistant turns in turn. A later system message (Claude Code ends a request with one, OpenAI
+    clients put reminders anywhere) joins the user turn next to it, and back-to-back turns of one role
+    become one; tool calls and results are left as they are."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        m = dict(message)
+        if m["role"] == "system" and any(o["role"] != "system" for o in out):
+            m["role"] = "user"
+        last = out[-1] if out else None
+        if last is not None and last["role"] == m["role"] and _plain(last) and _plain(m):
+            last["content"] = "\n\n".join(t for t in (last.get("content") or "", m.get("content") or "") if t)
+        else:
+            out.append(m)
+    return out
+
+
+def _plain(message: dict[str, Any]) -> bool:
+    return message["role"] in ("system", "user", "assistant") and not (
+        message.get("tool_calls") or message.get("tool_call_id")
+    )
 
 
 def _apply_builtin(name: bytes, messages: list[dict[str, Any]]) -> str:

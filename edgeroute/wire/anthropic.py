@@ -75,6 +75,11 @@ def _tool_result_cache_control(block: dict[str, Any]) -> Any:
 
 def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Message]:
     """One Anthropic message can become several internal ones: tool results are their own turns."""
+    if role == "system":
+        # Where it stands in the conversation: OpenAI-compatible targets take it there; the Anthropic
+        # provider joins it to the top-level system, which every Claude model accepts.
+        system = _system(content)
+        return [system] if system is not None else []
     if isinstance(content, str):
         return [Message(role="user" if role == "user" else "assistant", content=content)]
     out: list[Message] = []
@@ -184,7 +189,7 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
         temperature=body.temperature,
         top_p=body.top_p,
         stop=list(body.stop_sequences or []),
-        stream=body.stream,
+        stream=bool(body.stream),
         include_usage=True,
         tools=tools,
         tool_choice=_tool_choice(body.tool_choice),

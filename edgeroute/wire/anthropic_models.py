@@ -39,7 +39,9 @@ def check_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class AnthropicMessageIn(Open):
-    role: Literal["user", "assistant"]
+    # "system" mid-conversation: Claude Opus 4.8's instructions that apply from that point on; Claude Code
+    # sends them (its first request ends with one).
+    role: Literal["user", "assistant", "system"]
     content: str | list[dict[str, Any]]
 
     @field_validator("content")
@@ -75,7 +77,7 @@ class MessagesRequest(_Conversation):
     temperature: float | None = Field(None, ge=0, le=1)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = None
-    stream: bool = False
+    stream: bool | None = False  # null: not streamed (clients that write every field send it)
     metadata: dict[str, Any] | None = None
 
 

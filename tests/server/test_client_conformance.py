@@ -370,6 +370,48 @@ def test_claude_code_request_shape_is_accepted(live: LiveServer, cloud: FakeClou
     assert sent["stop"] == ["\n\nHuman:"]
 
 
+CLAUDE_CODE_TURNS: list[Any] = [
+    {"role": "user", "content": [{"type": "text", "text": "List the files."}]},
+    {"role": "system", "content": "Available agent types: Explore, Plan."},
+]
+
+
+def test_a_system_message_inside_messages_as_claude_code_sends_it(live: LiveServer, cloud: FakeCloud) -> None:
+    """Claude Code 2.1 ends its first request with a ``role: "system"`` message (Opus 4.8's
+    mid-conversation instructions): an OpenAI-compatible upstream gets it where it stood, an Anthropic one
+    in the top-level ``system`` (which every Claude model accepts), and the local model answers too."""
+    client = ant(live)
+    extra = {"system": "You are Claude Code.", "max_tokens": 8}
+
+    client.messages.create(model="cloud/gpt", messages=CLAUDE_CODE_TURNS, **extra)
+    assert [(m["role"], m["content"]) for m in cloud.requests[-1].body["messages"]] == [
+        ("system", "You are Claude Code."),
+        ("user", "List the files."),
+        ("system", "Available agent types: Explore, Plan."),
+    ]
+
+    client.messages.create(model="cloud/claude", messages=CLAUDE_CODE_TURNS, **extra)
+    upstream = cloud.requests[-1].body
+    assert upstream["system"] == "You are Claude Code.\n\nAvailable agent types: Explore, Plan."
+    assert upstream["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "List the files."}]}
+    ]
+
+    local = client.messages.create(model="local/gemma3-270m", messages=CLAUDE_CODE_TURNS, **extra)
+    assert local.model == "local/gemma3-270m" and local.usage.output_tokens > 0
+    counted = client.messages.count_tokens(model="cloud/claude", messages=CLAUDE_CODE_TURNS)
+    assert counted.input_tokens > 5
+
+
+def test_explicit_nulls_in_a_messages_request_mean_not_given(live: LiveServer) -> None:
+    """Clients that write every field (Kotlin, Java) send ``null`` for what they leave unset."""
+    nulls = dict.fromkeys(["stream", "system", "temperature", "top_p", "top_k", "stop_sequences", "tools"])
+    body = {"model": "cloud/claude", "max_tokens": 8, "messages": MSG, **nulls, "metadata": None}
+    answer = httpx.post(live.url + "/v1/messages", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["type"] == "message"
+
+
 def test_count_tokens_answers_for_claude_code(live: LiveServer) -> None:
     """Claude Code calls ``/v1/messages/count_tokens?beta=true`` for its context accounting; a 404 there
     leaves it guessing."""
