@@ -282,7 +282,7 @@ class LocalEngine:
                                 cached_tokens=done.cached_tokens,
                                 estimated=False,
                             )
-                            yield Finish("length" if done.reason == "length" else "stop")
+                            yield Finish("length" if done.reason == "length" else "stop", done.stop_sequence)
                             return
                         elif kind == "accepted":
                             accepted = True

@@ -97,7 +97,8 @@ class GenerateJob:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The end of a generation: exact token counts and the generation speed the worker measured."""
+    """The end of a generation: exact token counts, the generation speed the worker measured and, when a
+    user stop sequence ended it, which one (``reason`` is then "stop")."""
 
     reason: Literal["stop", "length", "cancelled"]
     prompt_tokens: int
@@ -105,6 +106,7 @@ class Finished:
     cached_tokens: int
     prompt_seconds: float
     generate_seconds: float
+    stop_sequence: str | None = None
 
     @property
     def tokens_per_second(self) -> float | None:

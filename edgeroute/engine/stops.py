@@ -10,13 +10,19 @@ class StopMatcher:
     def __init__(self, stops: list[str]) -> None:
         self.stops = [s for s in stops if s]
         self.pending = ""
+        self.matched: str | None = None  # the stop sequence that ended the text (Anthropic reports it)
 
     def feed(self, text: str) -> tuple[str, bool]:
-        """``(emit, stopped)``: on a stop, ``emit`` is the text before it and the rest is dropped."""
+        """``(emit, stopped)``: on a stop, ``emit`` is the text before it and the rest is dropped; the stop
+        that starts earliest wins (the first listed, on a tie) and is kept in ``matched``."""
         if not self.stops:
             return text, False
         buf = self.pending + text
-        hit = min((i for i in (buf.find(s) for s in self.stops) if i != -1), default=-1)
+        hit = -1
+        for stop in self.stops:
+            at = buf.find(stop)
+            if at != -1 and (hit == -1 or at < hit):
+                hit, self.matched = at, stop
         if hit != -1:
             self.pending = ""
             return buf[:hit], True

@@ -381,7 +381,10 @@ class WorkerRuntime:
         last_at = time.perf_counter()
         if reason != "cancelled" and not hit_stop:
             tail, hit_stop = stops.feed(decoder.decode(b"", final=True))
-            tail += "" if hit_stop else stops.flush()
+            if hit_stop:  # the last bytes completed a stop sequence: that, not the token limit, ended it
+                reason = "stop"
+            else:
+                tail += stops.flush()
             if tail:
                 channel.send(("token", rid, tail, None))
         finished = Finished(
@@ -391,6 +394,7 @@ class WorkerRuntime:
             cached_tokens=min(cached, len(tokens)),
             prompt_seconds=first_at - started,
             generate_seconds=max(0.0, last_at - first_at),
+            stop_sequence=stops.matched if hit_stop else None,
         )
         channel.send(("done", rid, finished))
 

@@ -114,7 +114,30 @@ async def test_stop_sequence_ends_the_stream_before_it(engine: LocalEngine) -> N
     assert usage.completion_tokens < 24
 
 
+async def test_finish_names_the_stop_sequence_that_ended_the_answer(engine: LocalEngine) -> None:
+    """The greedy starter model echoes this prompt, so its text reaches "4" before "6"; Anthropic's
+    stop_reason "stop_sequence" needs the matched string, the earliest in the text, whatever the list order."""
+    numbers = "List the numbers 1, 2, 3, 4, 5, 6."
+    deltas, usage, finish = await collect(
+        engine.stream_chat("gemma", chat(numbers, max_tokens=30, temperature=0, stop=["zebra", "6", "4"]))
+    )
+    assert finish == Finish("stop", "4"), text_of(deltas)
+    assert text_of(deltas).endswith("3, ") and "4" not in text_of(deltas)
+    assert usage.completion_tokens < 30
+    # Stop sequences that never appear: a max_tokens cut is "length" and names none.
+    _, usage, finish = await collect(
+        engine.stream_chat("gemma", chat(numbers, max_tokens=5, temperature=0, stop=["zebra"]))
+    )
+    assert usage.completion_tokens == 5
+    assert finish == Finish("length", None)
+
+
 async def test_token_stats_on_every_token(engine: LocalEngine) -> None:
+    # Both compared runs evaluate the prompt whole (another prompt in the prefix cache before each): one that
+    # found it cached could pick another token at a near-tie of this small model's logits (it did, when
+    # this test ran first), stats or not.
+    other = chat("Unrelated words.", max_tokens=1, temperature=0)
+    await collect(engine.stream_chat("gemma", other))
     deltas, usage, _ = await collect(
         engine.stream_chat("gemma", chat("Count to five.", max_tokens=10, temperature=0), want_stats=True)
     )
@@ -124,6 +147,7 @@ async def test_token_stats_on_every_token(engine: LocalEngine) -> None:
         assert 0.0 < delta.stats.prob <= 1.0
         assert delta.stats.entropy >= 0.0
         assert 0.0 <= delta.stats.margin <= delta.stats.prob + 1e-6  # greedy: the chosen token is the top one
+    await collect(engine.stream_chat("gemma", other))
     plain, _, _ = await collect(
         engine.stream_chat("gemma", chat("Count to five.", max_tokens=10, temperature=0))
     )

@@ -40,6 +40,22 @@ def test_held_back_text_is_released_when_it_does_not_complete_a_stop() -> None:
     assert feed_all(StopMatcher([]), ["no", " stops"]) == ("no stops", False)
 
 
+def test_matcher_remembers_which_stop_sequence_ended_the_text() -> None:
+    matcher = StopMatcher(["zebra", "4, 5", "3"])
+    assert matcher.matched is None
+    assert feed_all(matcher, ["1, 2, ", "3, 4", ", 5"]) == ("1, 2, ", True)
+    assert matcher.matched == "3"  # the earliest in the text, not the first listed
+    split = StopMatcher(["zebra", "4, 5"])
+    assert feed_all(split, ["1, 2, 3, 4", ",", " 5, 6"]) == ("1, 2, 3, ", True)
+    assert split.matched == "4, 5"
+    tie = StopMatcher(["ab", "abc"])
+    assert feed_all(tie, ["xabcd"]) == ("x", True)
+    assert tie.matched == "ab"  # both start there: the first listed wins
+    missed = StopMatcher(["STOP"])
+    assert feed_all(missed, ["ends with ST"]) == ("ends with ST", False)
+    assert missed.matched is None
+
+
 def test_fim_prompt_order() -> None:
     fim = FimTokens(prefix=10, suffix=11, middle=12)
     assert build_fim_prompt(fim, [1, 2], [3], bos=2) == [2, 10, 1, 2, 11, 3, 12]
