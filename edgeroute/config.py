@@ -182,6 +182,11 @@ class CloudModelConfig(Section):
         description="openai provider: the name the token limit is sent under (OpenAI's o-series and gpt-5 "
         "take only max_completion_tokens); default: the name the client used, else max_tokens.",
     )
+    max_output_tokens: PositiveInt | None = Field(
+        None,
+        description="The most output tokens the model takes (gpt-4o: 16384); a larger client limit is "
+        "lowered to it (Claude Code asks for 32000). Default: the client's limit as sent.",
+    )
 
     @property
     def key_name(self) -> str:

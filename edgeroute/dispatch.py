@@ -7,7 +7,8 @@ worker) moves on to the next target; after it, errors reach the client. Skipped 
 with an :class:`~edgeroute.chat.Attempt` in the trail: cloud targets of a private request (they are never
 contacted, not even as a fallback), providers without a key, endpoints cooling down or unreachable, and
 cloud models whose ``context_window`` cannot hold the prompt. When the network is down and every cloud
-target failed to connect, a request that may run locally gets the default local model.
+target failed to connect, a request that may run locally gets the default local model. A cloud target
+gets the request with its token limit capped at the model's ``max_output_tokens`` (:func:`capped_to`).
 
 Every attempt is kept in order (the one that answered last, with ``error=None``); the server puts the
 failures in ``x-edgeroute-fallbacks`` and the ledger stores them all. When everything fails:
@@ -19,6 +20,7 @@ embedding model: that 4xx).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +56,7 @@ UNAVAILABLE = frozenset(
 )
 # Failures that say the cloud cannot be reached at all (the offline rescue goes local after them).
 NETWORK = frozenset({"offline", "unreachable", "upstream_unreachable"})
+MIN_THINKING_BUDGET = 1024  # Anthropic's least thinking budget_tokens
 
 
 class LocalChatBackend(Protocol):
@@ -319,6 +322,7 @@ class Dispatcher:
         if unavailable is not None:
             busy = EdgerouteError(unavailable.message, retry_after=unavailable.retry_after)
             raise _Skip(unavailable.code, unavailable.message, busy)
+        req = capped_to(model, req)
         if model.context_window:
             needed = estimate_prompt_tokens(req) + (req.max_tokens or 0)
             if needed > model.context_window:
@@ -367,6 +371,26 @@ class Dispatcher:
             )
         exc.attempts = list(walk.trail)
         return exc
+
+
+def capped_to(model: CloudModelConfig, req: ChatRequest) -> ChatRequest:
+    """``req`` with its token limit lowered to the model's ``max_output_tokens`` (a larger one is a 400
+    upstream: Claude Code asks every model for 32000, gpt-4o takes 16384), per target, so each fallback
+    gets its own cap. No limit stays no limit (the provider's default). An Anthropic ``thinking`` budget,
+    which must stay under the limit, shrinks with it, or goes when no valid budget (1024+) fits."""
+    cap = model.max_output_tokens
+    if cap is None or req.max_tokens is None or req.max_tokens <= cap:
+        return req
+    extra = req.extra
+    thinking = extra.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    if isinstance(thinking, dict) and isinstance(budget, int) and budget >= cap:
+        extra = dict(extra)
+        if cap - 1 >= MIN_THINKING_BUDGET:
+            extra["thinking"] = {**thinking, "budget_tokens": cap - 1}
+        else:
+            del extra["thinking"]
+    return dataclasses.replace(req, max_tokens=cap, extra=extra)
 
 
 def _describe(attempt: Attempt) -> str:
