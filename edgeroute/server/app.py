@@ -215,15 +215,19 @@ def create_app(
     return app
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route takes on this path. Each is asked of the routes as a whole (FastAPI keeps an
+    included router as one route that lists no methods of its own); only a 405 pays for it."""
     from starlette.routing import Match
 
-    methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    def takes(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] == Match.FULL for route in request.app.routes)
+
+    return [method for method in METHODS if takes(method)]
 
 
 def services_of(request: Request) -> Services:

@@ -7,6 +7,9 @@ Any web page the user opens can send requests to localhost, so before a request 
   CORS preflight): 415 (a request without a body needs no content type);
 - with tokens configured, ``Authorization: Bearer`` or ``x-api-key`` must match one: 401;
 - bodies over the limit: 413 (by Content-Length, or counted while buffering a chunked body).
+Paths that clients build by joining strings are served as the canonical path: repeated slashes collapse
+(``/v1//chat/completions``) and one trailing slash goes (``/v1/chat/completions/``; the router would answer
+it with a redirect, which httpx-based clients do not follow).
 Errors use the OpenAI shape, or the Anthropic shape on ``/v1/messages``.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,6 +31,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 OPEN_PATHS = frozenset({"/health"})
+SLASHES = re.compile(r"/{2,}")
+RAW_SLASHES = re.compile(rb"/{2,}")
 
 
 def _host_name(host: str) -> str:
@@ -77,6 +83,9 @@ class RequestGuard:
             elif key == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
         path: str = scope["path"]
+        if "//" in path or (path[-1:] == "/" and path != "/"):  # cheap: a well-formed path costs two tests
+            scope = canonical_scope(scope)
+            path = scope["path"]
         anthropic = path.startswith("/v1/messages")
 
         async def deny(status: int, code: str, message: str) -> None:
@@ -124,6 +133,19 @@ class RequestGuard:
                     return
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+def canonical_scope(scope: Scope) -> Scope:
+    """A copy of ``scope`` whose path (and raw path) has no repeated slashes and no trailing one."""
+    path = SLASHES.sub("/", scope["path"])
+    if len(path) > 1:
+        path = path.removesuffix("/")
+    canonical = dict(scope, path=path)
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes):
+        raw = RAW_SLASHES.sub(b"/", raw)
+        canonical["raw_path"] = raw.removesuffix(b"/") if len(raw) > 1 else raw
+    return canonical
 
 
 def _type(status: int) -> str:

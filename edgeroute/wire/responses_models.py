@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from edgeroute.wire.openai_models import Open
+from edgeroute.wire.openai_models import NullableFlag, Open
 
 
 class ResponsesRequest(Open):
@@ -20,7 +20,7 @@ class ResponsesRequest(Open):
     max_output_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    stream: bool = False
+    stream: NullableFlag = False
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
