@@ -38,12 +38,14 @@ BudgetAction = Literal["local", "reject"]
 @dataclass(frozen=True, slots=True)
 class _Need:
     prompt_tokens: int
-    total_tokens: int
+    total_tokens: int  # prompt + max_tokens: what a cloud model's window must hold
+    local_tokens: int  # prompt + the answer room a local model must leave (``local_answer_room``)
 
 
-def _need(request: ChatRequest) -> _Need:
+def _need(request: ChatRequest, config: RouterConfig) -> _Need:
     prompt = estimate_tokens(request.messages)
-    return _Need(prompt, prompt + (request.max_tokens or DEFAULT_MAX_TOKENS))
+    answer = request.max_tokens or DEFAULT_MAX_TOKENS
+    return _Need(prompt, prompt + answer, prompt + min(answer, config.local_answer_room))
 
 
 def _pinned(request: ChatRequest, state: RouterState) -> str | None:
@@ -60,7 +62,7 @@ def _local_fitting(
     """The first local model (preference order) that fits and supports what the request carries."""
     for t in state.local:
         if (
-            t.n_ctx >= need.total_tokens
+            t.n_ctx >= need.local_tokens
             and (t.supports_tools or not tools)
             and (t.supports_images or not images)
         ):
@@ -157,7 +159,7 @@ def decide(
     when the caller scored a batch already). Raises ``InvalidRequest`` (private request pinned to the
     cloud), ``UnsupportedByModel`` (nowhere to run it), ``ContextLengthExceeded`` or ``BudgetExceeded``."""
     state = state if state.mode is not None else replace(state, mode=config.mode)
-    need = _need(request)
+    need = _need(request, config)
     pinned = _pinned(request, state)
 
     # 1. private and sensitive prompts stay here
@@ -222,12 +224,15 @@ def _capability(request: ChatRequest, state: RouterState, need: _Need) -> RouteD
             )
         return RouteDecision(tier="cloud", target=cloud.target, reason="rule:no-local-model")
     if _local_fitting(state, need) is None:
-        biggest = max(t.n_ctx for t in state.local)
-        why = f"rule:context {need.total_tokens}>{biggest}"
+        biggest = max(state.local, key=lambda t: t.n_ctx)
+        why = f"rule:context {need.local_tokens}>{biggest.n_ctx}"
         cloud = _cloud_fitting(state, need)
         if cloud is None:
+            room = need.local_tokens - need.prompt_tokens
             raise ContextLengthExceeded(
-                f"The prompt (~{need.prompt_tokens} tokens) plus max_tokens does not fit any available model.",
+                f"The prompt (~{need.prompt_tokens} tokens) and {room} tokens of room for the answer do not "
+                f"fit any available model (the largest context: {biggest.target}, {biggest.n_ctx} tokens). "
+                "Shorten the conversation, or add a cloud model with a larger context.",
                 param="messages",
             )
         return RouteDecision(tier="cloud", target=cloud.target, reason=why)

@@ -136,9 +136,24 @@ def test_context_rule_picks_a_target_that_fits(scorer: Scorer, config: RouterCon
         decide(chat(long), state(cloud=(CloudTarget("small", context_window=4096),)), config, scorer)
 
 
-def test_max_tokens_counts_toward_the_context(scorer: Scorer, config: RouterConfig) -> None:
-    d = decide(chat("short prompt", max_tokens=9000), state(), config, scorer)
-    assert d.reason.startswith("rule:context ")
+def test_max_tokens_counts_toward_the_context_up_to_the_local_answer_room(
+    scorer: Scorer, config: RouterConfig
+) -> None:
+    """A client's max_tokens is a ceiling (Claude Code asks for 32000 on every request): a local model must
+    leave ``local_answer_room`` for the answer, not all of it; a cloud model must hold all of it."""
+    d = decide(chat("short prompt", max_tokens=32000), state(), config, scorer)
+    assert not d.reason.startswith("rule:context"), d.reason
+    roomy = config.model_copy(update={"local_answer_room": 9000})
+    d = decide(chat("short prompt", max_tokens=9000), state(), roomy, scorer)
+    assert d.reason.startswith("rule:context ") and d.reason.endswith(">8192")
+    long = "word " * 4000  # estimated ~5.7k tokens: with 4096 of answer room, over 8192
+    d = decide(chat(long, max_tokens=32000), state(), config, scorer)
+    assert d.tier == "cloud" and d.reason.startswith("rule:context ")
+    with pytest.raises(ContextLengthExceeded, match=r"largest context: local/gemma, 8192 tokens"):
+        decide(chat(long, max_tokens=32000), state(cloud=()), config, scorer)
+    small_window = state(cloud=(CloudTarget("small", context_window=16000),))
+    with pytest.raises(ContextLengthExceeded):  # 32000 of answer does not fit a 16k cloud window either
+        decide(chat(long, max_tokens=32000), small_window, config, scorer)
 
 
 def test_tools_and_images_go_where_they_are_supported(scorer: Scorer, config: RouterConfig) -> None:

@@ -94,6 +94,15 @@ def test_anthropic_messages_on_local(local_server: LiveServer) -> None:
     assert final.content[0].text and final.stop_reason == "max_tokens" and final.usage.output_tokens == 6
 
 
+def test_claude_codes_max_tokens_of_32000_is_served_by_the_local_model(local_server: LiveServer) -> None:
+    """Claude Code asks for max_tokens 32000 on every request: a ceiling, not a need. Counting all of it
+    against the 8k local context refused every request of a local-only setup (400)."""
+    client = anthropic.Anthropic(base_url=local_server.url, api_key="edgeroute", max_retries=0)
+    with client.messages.stream(model="auto", max_tokens=32000, messages=MSG) as stream:
+        first = next(iter(stream))
+        assert first.type == "message_start" and first.message.model == "local/gemma3-270m"
+        assert any(event.type == "content_block_delta" for event in stream)  # then hang up: it stops
+
 def test_models_list(local_server: LiveServer) -> None:
     ids = [m.id for m in oai(local_server).models.list()]
     assert ids[0] == "auto" and "local/gemma3-270m" in ids and all(ids)
