@@ -103,6 +103,7 @@ def test_claude_codes_max_tokens_of_32000_is_served_by_the_local_model(local_ser
         assert first.type == "message_start" and first.message.model == "local/gemma3-270m"
         assert any(event.type == "content_block_delta" for event in stream)  # then hang up: it stops
 
+
 def test_models_list(local_server: LiveServer) -> None:
     ids = [m.id for m in oai(local_server).models.list()]
     assert ids[0] == "auto" and "local/gemma3-270m" in ids and all(ids)
