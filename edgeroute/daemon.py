@@ -43,17 +43,37 @@ def url_for(host: str, port: int) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a daemon killed while its parent does not reap it (a
+    container whose init never calls wait) keeps its pid but answers nothing and never will."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # not ours to inspect: it runs, as far as we can tell
+        return False
 
 
 def read_state(paths: Paths) -> DaemonState | None:
     """The running daemon's state, or None; stale files from a dead process are removed."""
+    return find_state(paths)[0]
+
+
+def find_state(paths: Paths) -> tuple[DaemonState | None, DaemonState | None]:
+    """``(running, exited)``: the running daemon's state, or the state a daemon left behind when it died
+    without clearing it (SIGKILL, a crash, power loss); the stale files are removed. ``(None, None)`` when
+    there is no state file, so ``status`` and ``stop`` can tell "never started" from "exited"."""
     try:
         data = json.loads(paths.state_file.read_text())
         boot = data.get("boot")
@@ -65,11 +85,11 @@ def read_state(paths: Paths) -> DaemonState | None:
             float(boot) if isinstance(boot, int | float) else None,
         )
     except (OSError, ValueError, KeyError):
-        return None
+        return None, None
     if not pid_alive(state.pid) or not _started_by_then(state):
         clear_state(paths)
-        return None
-    return state
+        return None, state
+    return state, None
 
 
 def _started_by_then(state: DaemonState) -> bool:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from edgeroute.config import CloudModelConfig, Settings
 
 SERVICE = "edgeroute"
+KEY_CACHE_TTL_S = 10.0  # how long a running daemon trusts a keyring lookup (a stored key, or none)
 INDEX_ENTRY = "_edgeroute_key_names"  # the names stored through edgeroute (keyrings cannot be enumerated)
 
 KEYRING_HOWTO = """\
@@ -66,14 +67,14 @@ class KeyInfo:
     """One row of ``edgeroute keys list``."""
 
     name: str
-    source: Literal["keyring", "env", "missing"]
+    source: Literal["keyring", "env", "unset", "missing"]  # unset: only env vars, none set in this shell
     env_vars: tuple[str, ...]
     masked: str
     used_by: tuple[str, ...]
 
     @property
     def where(self) -> str:
-        if self.source == "env":
+        if self.source in ("env", "unset"):
             return "env " + ",".join(self.env_vars)
         return self.source
 
@@ -137,7 +138,7 @@ class KeyStore:
         backend: KeyringBackend | None = None,
         environ: Mapping[str, str] = os.environ,
         *,
-        cache_ttl: float = 10.0,
+        cache_ttl: float = KEY_CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._backend = backend
@@ -270,13 +271,18 @@ class KeyStore:
         return [n for n in (index or "").splitlines() if n]
 
     def list_keys(self, settings: Settings | None = None) -> list[KeyInfo]:
-        """One row per key name the config uses or the keyring holds, with its source and masked tail."""
+        """One row per key name the config uses or the keyring holds, with its source and masked tail.
+        A name only ``key_env`` models use is ``unset`` rather than ``missing`` when none of its variables
+        is set here: the keyring entry is only a fallback the user never chose."""
         used_by: dict[str, list[str]] = {}
         env_vars: dict[str, list[str]] = {}
+        env_only: dict[str, bool] = {}  # every model using the name reads an env var and names no entry
         for model in settings.cloud if settings else []:
             used_by.setdefault(model.key_name, []).append(f"cloud/{model.name}")
             if model.key_env and model.key_env not in env_vars.setdefault(model.key_name, []):
                 env_vars[model.key_name].append(model.key_env)
+            chosen_env = bool(model.key_env) and model.key is None
+            env_only[model.key_name] = env_only.get(model.key_name, True) and chosen_env
         names = list(used_by) + [n for n in self.names() if n not in used_by]
         rows: list[KeyInfo] = []
         for name in names:
@@ -288,8 +294,17 @@ class KeyStore:
                 rows.append(KeyInfo(name, "env", envs, mask(from_env), tuple(used_by.get(name, []))))
                 continue
             secret = self.stored(name)
-            source: Literal["keyring", "missing"] = "keyring" if secret else "missing"
+            source: Literal["keyring", "unset", "missing"] = "keyring" if secret else "missing"
+            if not secret and env_only.get(name):
+                source = "unset"  # the user chose env vars, not this (implicit) keyring entry
             rows.append(
                 KeyInfo(name, source, envs, mask(secret) if secret else "", tuple(used_by.get(name, [])))
             )
         return rows
+
+
+def keyring_needed(settings: Settings | None) -> bool:
+    """Whether the config needs the keyring: some cloud model reads a keyring entry rather than only an
+    environment variable (with no cloud model yet, the next `keys set` will need one)."""
+    models = settings.cloud if settings else []
+    return not models or any(not m.key_env or m.key is not None for m in models)

@@ -6,11 +6,15 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from edgeroute.cli.common import config_option, load_or_exit
+
+if TYPE_CHECKING:
+    from edgeroute.config import Settings
+    from edgeroute.paths import Paths
 
 
 @click.group()
@@ -61,10 +65,61 @@ def show(config_path: Path | None, as_json: bool) -> None:
 @config_option
 def validate(config_path: Path | None) -> None:
     """Check the config file; exit 2 with `file: key: reason` lines when it is wrong."""
-    from edgeroute.paths import resolve_paths
+    settings, paths = load_or_exit(config_path)
+    source = config_path or paths.config_file
+    problems = [f"{source}: {problem}" for problem in _unknown_local_targets(settings, paths)]
+    if problems:
+        click.echo("\n".join(problems), err=True)
+        raise SystemExit(2)
+    if not source.exists():
+        click.echo(
+            f"{source}: no such file; the defaults apply (write a starter file: `edgeroute config init`)"
+        )
+        return
+    click.echo(f"{source}: OK")
 
-    load_or_exit(config_path)
-    click.echo(f"{config_path or resolve_paths().config_file}: OK")
+
+def _local_target_refs(settings: Settings) -> list[tuple[str, str]]:
+    """``(where, target)`` for every ``local/...`` target the config names (the cloud ones are checked
+    when the settings load: their names are all in the file)."""
+    refs = [("router.default_fallbacks", r) for r in settings.router.default_fallbacks]
+    for model in settings.cloud:
+        refs += [(f"cloud {model.name!r} fallbacks", r) for r in model.fallbacks or []]
+    for route in settings.router.routes:
+        targets = ([] if route.target == "auto" else [route.target]) + route.fallbacks
+        refs += [(f"router.routes {route.name!r}", r) for r in targets]
+    if settings.savings.reference:
+        refs.append(("savings.reference", settings.savings.reference))
+    return [(where, ref) for where, ref in refs if ref.startswith("local/")]
+
+
+def _known_local_names(settings: Settings, paths: Paths) -> set[str]:
+    """The names the daemon would serve as local/NAME, found without reading a model file: ``[[local]]``
+    entries, pulled models' manifests, and the starter models whose packages are installed."""
+    from edgeroute.engine.minilm_gguf import MINILM_NAME, minilm_available
+    from edgeroute.hub.store import ModelStore
+    from edgeroute.starter import STARTER_NAME, starter_available
+
+    names = {m.name for m in settings.local}
+    names |= {m.name for m in ModelStore(paths.models_dir).list() if m.folder.name != "starter"}
+    if not settings.local and starter_available():  # the starter chat model is served only then
+        names.add(STARTER_NAME)
+    if minilm_available():
+        names.add(MINILM_NAME)
+    return names
+
+
+def _unknown_local_targets(settings: Settings, paths: Paths) -> list[str]:
+    refs = _local_target_refs(settings)
+    if not refs:
+        return []
+    known = _known_local_names(settings, paths)
+    shown = ", ".join(f"local/{n}" for n in sorted(known)) or "none"
+    return [
+        f"{where}: {ref} names no local model (known: {shown}; pull one with `edgeroute pull`)"
+        for where, ref in refs
+        if ref.removeprefix("local/") not in known
+    ]
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -79,6 +79,7 @@ def set_key(name: str, from_stdin: bool) -> None:
         click.echo(f"The keyring refused to store the key ({type(exc).__name__}).", err=True)
         raise SystemExit(1) from None
     click.echo(f"Stored the key for {name} ({mask(secret)}) in {store.backend_name()}.")
+    _note_running_daemon("picks it up")
 
 
 @keys.command("list")
@@ -87,7 +88,7 @@ def list_keys(config_path: Path | None) -> None:
     """Show every key name, where its key comes from (keyring or environment) and a masked tail."""
     from keyring.errors import KeyringError
 
-    from edgeroute.keys import NoKeyringBackend
+    from edgeroute.keys import NoKeyringBackend, keyring_needed
 
     settings, _ = load_or_exit(config_path)
     store = _store()
@@ -96,15 +97,21 @@ def list_keys(config_path: Path | None) -> None:
     except KeyringError as exc:  # e.g. a locked keyring the user declined to unlock
         click.echo(f"The keyring refused to read the keys ({type(exc).__name__}).", err=True)
         raise SystemExit(1) from None
-    try:
-        store.backend()
-    except NoKeyringBackend as exc:  # the how-to, or why the chosen PYTHON_KEYRING_BACKEND fails
-        click.echo(exc.message + "\n", err=True)
+    needed = keyring_needed(settings)
+    if needed:
+        try:
+            store.backend()
+        except NoKeyringBackend as exc:  # the how-to, or why the chosen PYTHON_KEYRING_BACKEND fails
+            click.echo(exc.message + "\n", err=True)
     if not rows:
         click.echo("No keys yet. Add one with `edgeroute keys set openai` (or anthropic, ...).")
         return
+    keys_shown = {"unset": "not set", "missing": "-"}
     table = [("NAME", "SOURCE", "KEY", "USED BY")]
-    table += [(r.name, r.where, r.masked or "-", ", ".join(r.used_by) or "-") for r in rows]
+    table += [
+        (r.name, r.where, r.masked or keys_shown.get(r.source, "-"), ", ".join(r.used_by) or "-")
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         click.echo(
@@ -113,7 +120,18 @@ def list_keys(config_path: Path | None) -> None:
     for info in rows:
         if info.source == "missing":
             click.echo(f"\n{info.name}: no key - add one with `edgeroute keys set {info.name}`.", err=True)
-    click.echo(f"\nkeyring: {store.backend_name()}")
+        elif info.source == "unset":
+            users = ", ".join(info.used_by)
+            variables = " or ".join(info.env_vars)
+            click.echo(
+                f"\n{users}: {variables} is not set in this shell. The daemon reads its own environment: "
+                "`edgeroute status` shows whether it has the key.",
+                err=True,
+            )
+    backend = store.backend_name()
+    if backend == "none" and not needed:
+        backend += " (not needed: every cloud model reads its key from an environment variable)"
+    click.echo(f"\nkeyring: {backend}")
 
 
 @keys.command("rm")
@@ -138,3 +156,16 @@ def rm_key(name: str) -> None:
         click.echo(f"No key named {name} in the keyring.", err=True)
         raise SystemExit(1)
     click.echo(f"Removed the key for {name}.")
+    _note_running_daemon("stops using it")
+
+
+def _note_running_daemon(what: str) -> None:
+    """The daemon caches keyring lookups (a key, or no key) briefly and has no endpoint to drop the cache,
+    so a change takes effect there within that time, not at once."""
+    from edgeroute.daemon import read_state
+    from edgeroute.keys import KEY_CACHE_TTL_S
+    from edgeroute.paths import resolve_paths
+
+    state = read_state(resolve_paths())
+    if state is not None:
+        click.echo(f"The running daemon (pid {state.pid}) {what} within {KEY_CACHE_TTL_S:.0f} s.")

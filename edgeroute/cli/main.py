@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "edgeroute.cli.serve_cmd:status",
-        "Show whether the daemon runs: pid, address, uptime, loaded models.",
+        "Show whether the daemon runs: pid, address, uptime, loaded models, cloud models with a key.",
     ),
     "stop": ("edgeroute.cli.serve_cmd:stop", "Stop the daemon gracefully."),
     "tui": (

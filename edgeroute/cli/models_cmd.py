@@ -163,11 +163,18 @@ def models(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    if not any(e["source"] == "pulled" for e in entries):
+    if not entries:
         click.echo("No models downloaded yet. Try `edgeroute pull --list`.")
-        if not entries:
-            return
-        click.echo("")
+        return
+    if not any(e["source"] == "pulled" for e in entries):
+        origins = {"starter": "come with edgeroute", "config": "are [[local]] entries of the config"}
+        where = " or ".join(
+            text for source, text in origins.items() if any(e["source"] == source for e in entries)
+        )
+        click.echo(
+            f"No models downloaded yet; the models below {where or 'are served'}. "
+            "`edgeroute pull --list` shows more to download.\n"
+        )
     rows = [
         [
             e["name"],
@@ -273,29 +280,21 @@ def _loaded_models(paths: Paths) -> set[str] | None:
     state = read_state(paths)
     if state is None:
         return None
-    import httpx
-
+    from edgeroute.cli.common import daemon_models
     from edgeroute.config import load_settings
     from edgeroute.errors import ConfigError
 
-    headers: dict[str, str] = {}
     try:
-        tokens = load_settings(paths.config_file, explicit=False).server.api_tokens
+        settings = load_settings(paths.config_file, explicit=False)
     except ConfigError:
-        tokens = []
-    if tokens:
-        headers["Authorization"] = f"Bearer {tokens[0]}"
-    try:
-        response = httpx.get(f"{state.url.rstrip('/')}/v1/models", headers=headers, timeout=2.0)
-        data = response.json().get("data") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    if not isinstance(data, list):
+        settings = None
+    data = daemon_models(state.url, settings)
+    if data is None:
         return None
     return {
         str(e["id"]).removeprefix("local/")
         for e in data
-        if isinstance(e, dict) and str(e.get("id", "")).startswith("local/") and e.get("loaded") is True
+        if str(e.get("id", "")).startswith("local/") and e.get("loaded") is True
     }
 
 

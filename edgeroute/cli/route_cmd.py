@@ -71,21 +71,29 @@ def _batches(stream: IO[str]) -> Any:
 
 @click.command()
 @click.argument(
-    "file", default="-", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
 )
 @config_option
 @click.option("--no-embedding", is_flag=True, help="Score on cheap features only (no MiniLM).")
 @click.option("--threads", type=int, default=None, help="Threads for the embedding model.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: long files).")
 def route(
-    file: Path, config_path: Path | None, no_embedding: bool, threads: int | None, progress: bool | None
+    file: Path | None,
+    config_path: Path | None,
+    no_embedding: bool,
+    threads: int | None,
+    progress: bool | None,
 ) -> None:
     """Route prompts from a JSONL file (or - for stdin) and print one decision per line.
 
     Each input row needs "id" and "messages"; nothing else in a row is read. Each output line is
     {"id", "score", "tier", "target", "reason"}. Targets come from the config (placeholders when it names
-    none); every configured cloud model is assumed reachable.
+    none); every configured cloud model is assumed reachable. Without FILE, rows are read from a pipe.
     """
+    if file is None:
+        if sys.stdin.isatty():  # nothing piped in: reading the terminal would just hang
+            raise click.UsageError("give a JSONL FILE, or - to read rows from standard input")
+        file = Path("-")
     from edgeroute.chat import ChatRequest
     from edgeroute.errors import EdgerouteError
     from edgeroute.router.decide import decide

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from edgeroute.cli.common import config_option, load_or_exit
+from edgeroute.cli.common import config_option, daemon_models, load_or_exit, missing_config_message
+
+if TYPE_CHECKING:
+    from edgeroute.config import Settings
+    from edgeroute.daemon import DaemonState
+    from edgeroute.paths import Paths
 
 
 @click.command()
@@ -56,16 +62,20 @@ def serve(host: str | None, port: int | None, config_path: Path | None, detach: 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(as_json: bool) -> None:
-    """Show whether the daemon runs: pid, address, uptime, loaded models."""
+@config_option
+def status(as_json: bool, config_path: Path | None) -> None:
+    """Show whether the daemon runs: pid, address, uptime, loaded models, cloud models with a key."""
     from edgeroute import daemon
     from edgeroute.paths import resolve_paths
 
-    state = daemon.read_state(resolve_paths())
+    paths = resolve_paths()
+    state, exited = daemon.find_state(paths)
     info = daemon.health(state.url) if state else None
     if state is None or info is None:
         if as_json:
-            click.echo(json.dumps({"running": False}))
+            click.echo(json.dumps({"running": False} | ({"exited_pid": exited.pid} if exited else {})))
+        elif exited is not None:
+            click.echo(_exited_message(exited))
         elif state is not None:  # the process lives but does not answer: starting, hung, or not ours
             click.echo(
                 f"edgeroute (pid {state.pid}) does not answer at {state.url}; see {state.log_file}, "
@@ -74,19 +84,72 @@ def status(as_json: bool) -> None:
         else:
             click.echo("edgeroute is not running (start it with `edgeroute serve --detach`)")
         raise SystemExit(1)
-    data = {
+    settings = _settings_or_none(config_path, paths)
+    listed = daemon_models(state.url, settings)
+    data: dict[str, Any] = {
         "running": True,
         "pid": state.pid,
         "url": state.url,
         "uptime_s": round(time.time() - state.started, 1),
         **info,
     }
+    if listed is not None:
+        ready = [
+            str(e["id"]).removeprefix("cloud/") for e in listed if str(e.get("id", "")).startswith("cloud/")
+        ]
+        configured = [m.name for m in settings.cloud] if settings else []
+        data["cloud_with_key"] = ready
+        data["cloud_without_key"] = [name for name in configured if name not in ready]
     if as_json:
         click.echo(json.dumps(data))
         return
     loaded = ", ".join(info.get("loaded_models") or []) or "none"
     click.echo(f"edgeroute {info.get('version')} running at {state.url} (pid {state.pid})")
     click.echo(f"uptime: {data['uptime_s']:.0f}s   mode: {info.get('mode')}   loaded models: {loaded}")
+    if listed is not None:
+        _print_cloud_keys(data["cloud_with_key"], data["cloud_without_key"], settings)
+
+
+def _settings_or_none(config_path: Path | None, paths: Paths) -> Settings | None:
+    """The config for the cloud model names and the API token; a broken config must not hide the status."""
+    from edgeroute.config import load_settings
+    from edgeroute.errors import ConfigError
+
+    try:
+        return load_settings(config_path or paths.config_file, explicit=config_path is not None)
+    except ConfigError:
+        return None
+
+
+def _print_cloud_keys(ready: list[str], without: list[str], settings: Settings | None) -> None:
+    """What the daemon sees, from its own environment and keyring (not this shell's)."""
+    from edgeroute.keys import KEY_CACHE_TTL_S
+
+    if ready:
+        click.echo("cloud models with a key: " + ", ".join(f"cloud/{n}" for n in ready))
+    models = {m.name: m for m in settings.cloud} if settings else {}
+    for name in without:
+        model = models[name]
+        if model.key_env and model.key is None:
+            how = (
+                f"{model.key_env} is not set in the daemon's environment; restart the daemon with it set "
+                f"(or store a key with `edgeroute keys set {model.key_name}`)"
+            )
+        else:
+            how = f"add one with `edgeroute keys set {model.key_name}`"
+            if model.key_env:
+                how += f" or set {model.key_env} in the daemon's environment"
+        click.echo(f"cloud/{name}: the daemon has no key - {how}")
+    if without:
+        click.echo(f"(a key stored while the daemon runs is seen within {KEY_CACHE_TTL_S:.0f} s)")
+
+
+def _exited_message(exited: DaemonState) -> str:
+    log = f"; its log: {exited.log_file}" if exited.log_file else ""
+    return (
+        f"edgeroute is not running: the daemon (pid {exited.pid}) exited without shutting down (killed or "
+        f"crashed{log}). Cleared its stale state; start it again with `edgeroute serve --detach`."
+    )
 
 
 @click.command()
@@ -100,11 +163,17 @@ def stop(config_path: Path | None) -> None:
 
     paths = resolve_paths()
     try:
+        if config_path is not None and not config_path.exists():
+            raise ConfigError(missing_config_message(config_path))
         settings = load_settings(config_path or paths.config_file, explicit=config_path is not None)
         drain_s = settings.server.drain_seconds
     except ConfigError as exc:  # a typo in the config must not keep the user from stopping the daemon
         click.echo(f"{exc}\n(stopping anyway, with the default drain time)", err=True)
         drain_s = ServerConfig().drain_seconds
+    _, exited = daemon.find_state(paths)
+    if exited is not None:
+        click.echo(_exited_message(exited))
+        raise SystemExit(1)
     state = daemon.stop(paths, drain_s)
     if state is None:
         click.echo("edgeroute is not running")
