@@ -30,6 +30,7 @@ log = logging.getLogger("edgeroute.engine")
 Role = Literal["chat", "code", "embed"]
 Source = Literal["config", "pulled", "starter"]
 DEFAULT_MAX_CTX = 8192
+PREFERENCE: dict[str, int] = {"config": 0, "pulled": 1, "starter": 2}
 CTX_PAD = 256
 """llama.cpp pads a generation context up to a multiple of this (its KV cache is allocated at the padded size)
 while llama-cpp-python sizes its token buffers by the number it was given: configured as 300, a context was
@@ -111,7 +112,9 @@ class ModelRegistry:
             configured = self._config_path(cfg, store)
             if configured is not None:
                 self._add(found, cfg.name, configured, source="config", role=cfg.role, cfg=cfg)
-        return found
+        # The order is the router's preference (the first local model that fits serves `auto`): what the
+        # user configured, then what they pulled, and the starter last (a base model, for plumbing).
+        return dict(sorted(found.items(), key=lambda item: PREFERENCE[item[1].source]))
 
     def _starters(self) -> list[tuple[str, Path]]:
         from edgeroute.engine.minilm_gguf import MINILM_NAME, starter_minilm_path

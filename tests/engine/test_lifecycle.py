@@ -370,3 +370,15 @@ async def test_the_starter_gemma_is_offered_without_local_entries(paths: Paths) 
     names = {m.name: m for m in engine.models()}
     assert names["gemma3-270m"].source == "starter" and names["gemma3-270m"].info.architecture == "gemma3"
     assert names["minilm"].is_embedding
+
+
+async def test_a_pulled_chat_model_is_preferred_over_the_starter(starter_gguf: Path, paths: Paths) -> None:
+    """The router serves `auto` with the first local model that fits: once the user pulls a model, that is
+    it, not the starter Gemma (a base model, there for plumbing)."""
+    engine = LocalEngine(engine_settings({}), paths)
+    chat_models = [name for name, m in engine.catalog().items() if not m.is_embedding]
+    assert chat_models == ["gemma3-270m"]
+    write_pulled(paths.models_dir, "qwen-chat", starter_gguf, "chat")
+    engine.refresh()
+    chat_models = [name for name, m in engine.catalog().items() if not m.is_embedding]
+    assert chat_models == ["qwen-chat", "gemma3-270m"]
