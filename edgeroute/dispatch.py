@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -363,7 +364,8 @@ class Dispatcher:
         else:
             unavailable = bool(final) and codes <= UNAVAILABLE
             waits = [e.retry_after for _, e in final if e is not None and e.retry_after is not None]
-            summary = "; ".join(_describe(a) for a in walk.trail) or "no target to try"
+            retried = Counter(a.target for a, retry in zip(walk.trail, walk.retries, strict=True) if retry)
+            summary = "; ".join(_describe(a, retried[a.target]) for a, _ in final) or "no target to try"
             exc = AllTargetsFailed(
                 f"All targets failed: {summary}",
                 status=503 if unavailable else 502,
@@ -393,10 +395,13 @@ def capped_to(model: CloudModelConfig, req: ChatRequest) -> ChatRequest:
     return dataclasses.replace(req, max_tokens=cap, extra=extra)
 
 
-def _describe(attempt: Attempt) -> str:
+def _describe(attempt: Attempt, retries: int = 0) -> str:
+    """One target's last word for an error message (every try stays in the trail and the ledger)."""
     text = f"{attempt.target}: {attempt.error}"
     if attempt.status is not None:
         text += f" (HTTP {attempt.status})"
     if attempt.message:
         text += f" - {attempt.message}"
+    if retries:
+        text += f" (after {retries} {'retry' if retries == 1 else 'retries'})"
     return text

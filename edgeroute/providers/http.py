@@ -11,6 +11,7 @@ boundary, to :mod:`edgeroute.errors`.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -176,7 +177,10 @@ def transport_error(exc: BaseException, label: str) -> UpstreamError:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamConnectError(f"{label}: connect timed out")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamConnectError(f"{label}: cannot connect ({reason})")
+        # aiohttp's own text repeats itself and names an ssl mode even for http URLs.
+        errno = exc.os_error.errno
+        why = os.strerror(errno) if errno else reason
+        return UpstreamConnectError(f"{label}: cannot connect to {exc.host}:{exc.port} ({why})")
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
         return UpstreamTimeout(f"{label}: the upstream stopped sending ({type(exc).__name__})")
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, OSError)):

@@ -175,6 +175,24 @@ async def test_connect_refused_falls_back_to_local_and_later_requests_skip_fast(
     await again.aclose()
 
 
+async def test_an_unreachable_upstream_is_named_once_in_the_error(build: Callable[..., Dispatcher]) -> None:
+    """The message says where it could not connect and why, once per target with its retries counted,
+    without aiohttp's repeated text ("ssl:default" for an http URL) or a "retrying in" that never came."""
+    url = closed_port_url()
+    settings = settings_for(
+        [{"name": "gpt", "provider": "openai", "base_url": url + "/v1", "max_retries": 1}]
+    )
+    local = ScriptedLocal(failures={"qwen": LocalModelCrashed("local/qwen: the worker crashed")})
+    with pytest.raises(AllTargetsFailed) as info:
+        await build(settings, local=local).open_stream(simple_request(), cloud_decision("cloud/gpt"))
+    message = info.value.to_openai()["error"]["message"]
+    host_port = url.removeprefix("http://")
+    expected = f"cloud/gpt: upstream_unreachable - cannot connect to {host_port} (Connection refused) (after 1 retry);"
+    assert expected in message and message.count("cloud/gpt") == 1, message
+    assert "ssl:default" not in message and "retrying in" not in message, message
+    assert [a.target for a in info.value.attempts].count("cloud/gpt") == 2  # the trail keeps both tries
+
+
 async def test_timeout_before_the_first_token_falls_back(
     build: Callable[..., Dispatcher], fake_cloud: FakeCloud, fake_cloud_b: FakeCloud
 ) -> None:
