@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
-from edgeroute.errors import EdgerouteError
+from edgeroute.errors import EdgerouteError, UnsupportedByModel
 from edgeroute.providers.tokens import estimate_prompt_tokens, estimate_tokens
 from edgeroute.server.gateway import Targets, resolve_model
 from edgeroute.server.respond import Done, Outcome
@@ -61,13 +61,29 @@ class Services:
             pinned = resolve_model(
                 req.model, Targets(local=targets.local, cloud={c.name: c for c in self.settings.cloud})
             )
-            decision = await self.router.decide(req, pinned, targets)
+            try:
+                decision = await self.router.decide(req, pinned, targets)
+            except UnsupportedByModel as exc:
+                raise self._explain_missing_keys(exc, targets) from None
             decision = self._within_budget(req, decision, targets, prompt_estimate)
             opened = await self.dispatcher.open_stream(req, decision)
         except EdgerouteError as exc:
             await self._record_failure(req, endpoint, decision, exc, (time.perf_counter() - started) * 1000)
             raise
         return decision, opened
+
+    def _explain_missing_keys(self, exc: UnsupportedByModel, targets: Targets) -> UnsupportedByModel:
+        """A request the cloud must serve, where the config has cloud models but none with a key: name
+        them and the command that fixes it, rather than the router's generic advice."""
+        keyless = [c for c in self.settings.cloud if c.name not in targets.cloud]
+        if exc.code not in ("no_cloud_model", "no_model") or not keyless:
+            return exc
+        fixes = "; ".join(
+            f"cloud/{c.name}: `edgeroute keys set {c.key_name}`"
+            + (f" or set {c.key_env} in the daemon's environment" if c.key_env else "")
+            for c in keyless
+        )
+        return UnsupportedByModel(f"No cloud model has a key. {fixes}.", code=exc.code)
 
     def _within_budget(
         self, req: ChatRequest, decision: RouteDecision, targets: Targets, prompt: int

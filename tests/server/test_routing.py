@@ -16,7 +16,7 @@ from edgeroute.keys import KeyStore
 from edgeroute.server import create_app
 from tests.fakes.cloud import FakeCloud
 from tests.fakes.memory_keyring import MemoryKeyring
-from tests.server.conftest import home_paths
+from tests.server.conftest import home_paths, make_settings
 from tests.server.live import LiveServer
 
 EASY = [{"role": "user", "content": "hi"}]
@@ -123,3 +123,28 @@ def test_cascade_escalates_an_unsure_local_answer(routed: tuple[LiveServer, Fake
     finally:
         settings.router.cascade.enabled = False
         settings.router.target_cloud_share = 0.3
+
+
+def test_a_cloud_route_without_any_key_names_the_models_and_the_fix(
+    starter_gguf: Path, tmp_path: Path
+) -> None:
+    """`x-edgeroute-route: cloud` with cloud models configured but no key stored: the 400 says which models
+    lack one and the command for each, not the generic "add a [[cloud]] model"."""
+    settings = make_settings(
+        starter_gguf,
+        cloud=[
+            {"name": "gpt", "provider": "openai", "model": "gpt-4o", "key": "work-openai"},
+            {"name": "mini", "provider": "openai", "model": "gpt-4o-mini", "key_env": "MINI_KEY"},
+        ],
+    )
+    keys = KeyStore(backend=MemoryKeyring(), environ={})
+    with LiveServer(create_app(settings, home_paths(tmp_path), keys=keys)) as live:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+        answer = httpx.post(
+            live.url + "/v1/chat/completions", json=body, headers={"x-edgeroute-route": "cloud"}
+        )
+        assert answer.status_code == 400, answer.text
+        message = answer.json()["error"]["message"]
+        assert "cloud/gpt: `edgeroute keys set work-openai`" in message, message
+        assert "cloud/mini: `edgeroute keys set openai` or set MINI_KEY" in message, message
+        assert httpx.get(live.url + "/health").status_code == 200
