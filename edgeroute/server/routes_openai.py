@@ -8,6 +8,7 @@ Each also answers without the ``/v1`` prefix (as llama.cpp's server does): a cli
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -208,7 +209,17 @@ async def list_models(request: Request) -> dict[str, Any]:
                 "context_length": c.context_window,
             }
         )
-    return {"object": "list", "data": data}
+    # Anthropic's field names beside OpenAI's, so one list serves both SDKs' ``models.list()``.
+    created_at = datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for item in data:
+        item.update(type="model", display_name=item["id"], created_at=created_at)
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"],
+        "last_id": data[-1]["id"],
+    }
 
 
 @router.get("/v1/models/{model_id:path}")

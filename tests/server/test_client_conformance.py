@@ -480,6 +480,8 @@ def test_model_lists_have_ids_for_every_client(live: LiveServer) -> None:
     assert all(m["object"] == "model" and isinstance(m["created"], int) for m in listed["data"])
     assert oai(live).models.retrieve("local/gemma3-270m").id == "local/gemma3-270m"
     assert [m.id for m in ant(live).models.list()] == ids  # the Anthropic SDK reads the same list
+    claude = ant(live).models.retrieve("cloud/claude")  # with Anthropic's fields filled, not None
+    assert (claude.type, claude.display_name) == ("model", "cloud/claude") and claude.created_at.year >= 2026
 
 
 @pytest.mark.parametrize("path", ["/health", "/", "/v1/models", "/models"])
