@@ -47,6 +47,10 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     cache_control: CacheControl | None = None
+    # The turn as an Anthropic client sent it, where ``content`` cannot hold it all (server tool blocks,
+    # documents, a tool result's images): an Anthropic upstream gets these blocks instead of ``content``
+    # (``[]``: nothing, the message exists for other backends alone); every other backend reads ``content``.
+    anthropic_blocks: list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         """The message's text, images and other parts left out. A system prompt's blocks keep a paragraph
@@ -216,9 +220,21 @@ class Finish:
 
     reason: FinishReason
     stop_sequence: str | None = None
+    # An Anthropic upstream's own stop reason where ``reason`` says less (``pause_turn``, ``refusal``),
+    # passed on to Anthropic clients as it came.
+    anthropic_stop: str | None = None
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish
+@dataclass(slots=True)
+class ContentBlock:
+    """A whole Anthropic content block no other API has a place for (``server_tool_use`` with its complete
+    input, ``web_search_tool_result``...), in its place in the answer: Anthropic clients get it as it came,
+    every other renderer ignores it (the answer's text still arrives)."""
+
+    block: dict[str, Any]
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ContentBlock | Usage | Finish
 
 
 @dataclass(slots=True)

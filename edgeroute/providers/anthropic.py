@@ -4,11 +4,16 @@ the internal request and stream types.
 Request: system turns become the top-level ``system``; assistant tool calls become ``tool_use`` blocks and
 tool results ``tool_result`` blocks in a user turn; image parts become ``image`` blocks; consecutive turns of
 one role merge (the API wants them alternating); ``max_tokens`` is required (default 4096).
-Assistant turns' thinking blocks (signed, or redacted) go back as the client sent them, in place.
+Assistant turns' thinking blocks (signed, or redacted) go back as the client sent them, in place, and so do
+the turns a Messages API client sent with blocks only Anthropic reads (``Message.anthropic_blocks``), its
+typed tools and its ``tool_choice`` (``req.extra``); an OpenAI client's ``parallel_tool_calls: false``
+becomes ``disable_parallel_tool_use``.
 Stream: ``text_delta`` -> TextDelta, ``thinking_delta`` -> ReasoningDelta, its block's ``signature_delta``
 (or a whole answer's ``signature``) -> ReasoningDelta(signature=...), a ``redacted_thinking`` block ->
 ReasoningDelta(redacted=data), ``tool_use`` blocks and their ``input_json_delta`` -> ToolCallDelta (tool
-calls numbered 0, 1, ... apart from block indexes); usage from ``message_start`` (input, cache reads and
+calls numbered 0, 1, ... apart from block indexes), any other block (``server_tool_use`` and its
+``input_json_delta``, ``web_search_tool_result``...) -> ContentBlock at its ``content_block_stop``, a stop
+reason the internal one says less than (``pause_turn``, ``refusal``) -> Finish.anthropic_stop; usage from ``message_start`` (input, cache reads and
 writes, the writes' 1-hour part) and ``message_delta`` (output, and the same counts where newer API
 versions repeat them there).
 """
@@ -23,6 +28,7 @@ from typing import Any
 from edgeroute.chat import (
     THINKING_PARTS,
     ChatRequest,
+    ContentBlock,
     Finish,
     FinishReason,
     Message,
@@ -61,10 +67,14 @@ STOP_REASONS: dict[str, FinishReason] = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
 }
+# Stop reasons the internal FinishReason says all of; any other goes to Anthropic clients as it came.
+PLAIN_STOPS = ("end_turn", "stop_sequence", "max_tokens", "tool_use")
+# Blocks the stream reader turns into text, reasoning or tool calls; any other is a ContentBlock.
+READ_BLOCKS = ("text", "tool_use", *THINKING_PARTS)
 # Fields of req.extra passed on: a Messages API client's own fields, and from an OpenAI client's extras
 # only what means the same here (its ``metadata`` and ``service_tier`` take other values).
 PASSTHROUGH: dict[Wire, tuple[str, ...]] = {
-    "anthropic": ("top_k", "metadata", "thinking", "service_tier"),
+    "anthropic": ("top_k", "metadata", "thinking", "service_tier", "output_config", "context_management"),
     "openai": ("top_k",),
 }
 ERROR_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429, "timeout_error": 504}
@@ -141,7 +151,9 @@ def to_anthropic_messages(
     for m in messages:
         if m.role == "system":
             continue
-        if m.role == "tool":
+        if m.anthropic_blocks is not None:  # as a Messages API client sent it (a copy: turns get merged)
+            add("assistant" if m.role == "assistant" else "user", list(m.anthropic_blocks))
+        elif m.role == "tool":
             result = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text()}
             add("user", [_cached(result, m.cache_control)])
         elif m.role == "assistant":
@@ -187,6 +199,37 @@ def tool_choice_to_anthropic(choice: Any) -> dict[str, Any] | None:
     return None
 
 
+def _tools(req: ChatRequest) -> list[dict[str, Any]]:
+    """A Messages API client's tools as sent where it sent typed ones, else the internal tools."""
+    sent = req.extra.get("tools") if req.wire == "anthropic" else None
+    if isinstance(sent, list):
+        return sent
+    return [
+        _cached(
+            {
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "input_schema": t.parameters,
+            },
+            t.cache_control,
+        )
+        for t in req.tools or []
+    ]
+
+
+def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
+    """A Messages API client's choice as sent; else the internal one, with an OpenAI client's
+    ``parallel_tool_calls: false`` as ``disable_parallel_tool_use``."""
+    if req.wire == "anthropic" and isinstance(req.extra.get("tool_choice"), dict):
+        return dict(req.extra["tool_choice"])
+    choice = tool_choice_to_anthropic(req.tool_choice)
+    if req.wire == "openai" and req.extra.get("parallel_tool_calls") is False:
+        choice = choice or {"type": "auto"}
+        if choice["type"] != "none":
+            choice["disable_parallel_tool_use"] = True
+    return choice
+
+
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     system, turns = to_anthropic_messages(req.messages)
     body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
@@ -203,19 +246,10 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
         body["top_p"] = req.top_p
     if req.stop:
         body["stop_sequences"] = list(req.stop)
-    if req.tools:
-        body["tools"] = [
-            _cached(
-                {
-                    "name": t.name,
-                    **({"description": t.description} if t.description else {}),
-                    "input_schema": t.parameters,
-                },
-                t.cache_control,
-            )
-            for t in req.tools
-        ]
-        choice = tool_choice_to_anthropic(req.tool_choice)
+    tools = _tools(req)
+    if tools:
+        body["tools"] = tools
+        choice = _tool_choice(req)
         if choice is not None:
             body["tool_choice"] = choice
     return body
@@ -229,6 +263,7 @@ class EventReader:
         self._label = label
         self._secret = secret
         self._tool_of_block: dict[int, int] = {}
+        self._native: dict[int, tuple[dict[str, Any], list[str]]] = {}  # open blocks: (start, input pieces)
         self._tools = 0
         self._counter = CompletionCounter()
         self._input_tokens: int | None = None
@@ -238,10 +273,14 @@ class EventReader:
         self._output_tokens: int | None = None
         self.stop: FinishReason | None = None
         self.stop_sequence: str | None = None
+        self.anthropic_stop: str | None = None
         self.stopped = False
 
     def _stop(self, reason: Any, sequence: Any) -> None:
         self.stop = STOP_REASONS.get(str(reason), "stop")
+        self.anthropic_stop = (
+            reason if isinstance(reason, str) and reason and reason not in PLAIN_STOPS else None
+        )
         if reason == "stop_sequence" and isinstance(sequence, str):
             self.stop_sequence = sequence
 
@@ -268,6 +307,8 @@ class EventReader:
             return self._block_start(int(data.get("index", 0)), data.get("content_block") or {})
         elif kind == "content_block_delta":
             return self._block_delta(int(data.get("index", 0)), data.get("delta") or {})
+        elif kind == "content_block_stop":
+            return self._block_stop(int(data.get("index", 0)))
         elif kind == "message_delta":
             delta = data.get("delta") or {}
             if delta.get("stop_reason"):
@@ -281,6 +322,9 @@ class EventReader:
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
         kind = block.get("type")
+        if kind not in READ_BLOCKS:
+            self._native[index] = (block, [])  # whole at its stop (a call's input comes in deltas)
+            return []
         if kind == "tool_use":
             tool = self._tools
             self._tools += 1
@@ -310,11 +354,23 @@ class EventReader:
             return [ReasoningDelta(delta["thinking"])]
         if kind == "signature_delta" and delta.get("signature"):
             return [ReasoningDelta("", signature=delta["signature"])]
+        if kind == "input_json_delta" and index in self._native:
+            self._native[index][1].append(str(delta.get("partial_json") or ""))
+            return []
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_of_block:
             out = ToolCallDelta(index=self._tool_of_block[index], arguments=delta["partial_json"])
             self._counter.add_tool_call(out)
             return [out]
         return []
+
+    def _block_stop(self, index: int) -> list[StreamEvent]:
+        if index not in self._native:
+            return []
+        block, pieces = self._native.pop(index)
+        if pieces:
+            block = {**block, "input": _tool_input("".join(pieces))}
+        self._counter.add_text(json.dumps(block))
+        return [ContentBlock(block)]
 
     def _raise_error(self, error: dict[str, Any]) -> None:
         kind = str(error.get("type") or "api_error")
@@ -335,6 +391,8 @@ class EventReader:
                 arguments = json.dumps(block.get("input") or {})
                 events.append(ToolCallDelta(index=self._tool_of_block[index], arguments=arguments))
                 self._counter.add_text(arguments)
+            elif block.get("type") not in READ_BLOCKS:
+                events.append(ContentBlock(block))
             else:
                 events += self._block_start(index, block)
         self._stop(message.get("stop_reason"), message.get("stop_sequence"))
@@ -356,7 +414,7 @@ class EventReader:
                 cache_write_1h_tokens=min(self._cache_write_1h, self._cache_write),
             )
         reason = self.stop or ("tool_calls" if self._tools else "stop")
-        return [usage, Finish(reason, self.stop_sequence)]
+        return [usage, Finish(reason, self.stop_sequence, self.anthropic_stop)]
 
 
 class AnthropicProvider:

@@ -3,7 +3,15 @@ to the Messages SSE sequence (message_start, content_block_start/delta/stop per 
 stop_reason and usage, message_stop) and to complete ``message`` objects. Reasoning an upstream streams
 (``reasoning_content``, Anthropic thinking) reaches Anthropic clients as ``thinking`` blocks, with the
 signature an Anthropic upstream gave it (empty otherwise), and ``redacted_thinking`` blocks as they came.
-Signed thinking blocks a client sends back stay in its assistant turns, for Anthropic upstreams alone."""
+Signed thinking blocks a client sends back stay in its assistant turns, for Anthropic upstreams alone.
+
+What only Anthropic can take travels to Anthropic upstreams as sent and is left out elsewhere: typed tools
+(server tools such as ``web_search_20250305``, Anthropic-defined client tools such as ``bash_20250124``),
+the raw ``tool_choice`` (``disable_parallel_tool_use``), turns holding server tool blocks
+(``server_tool_use``, ``web_search_tool_result``...) or documents, and tool results holding images or
+documents (their images reach other backends in the user turn after the results). An Anthropic upstream's
+server tool blocks reach Anthropic clients in their place in the answer, with its ``pause_turn``; other
+clients get the text around them. Text blocks' ``citations`` in an answer are dropped."""
 
 from __future__ import annotations
 
@@ -12,7 +20,9 @@ from typing import Any
 
 from edgeroute import jsonio
 from edgeroute.chat import (
+    THINKING_PARTS,
     ChatRequest,
+    ContentBlock,
     Finish,
     FinishReason,
     Message,
@@ -32,7 +42,7 @@ from edgeroute.wire.collect import Collected
 STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 # Messages API fields edgeroute does not interpret, kept in ChatRequest.extra for Anthropic upstreams
 # (providers of another kind leave them out).
-ANTHROPIC_EXTRAS = ("top_k", "metadata", "thinking", "service_tier")
+ANTHROPIC_EXTRAS = ("top_k", "metadata", "thinking", "service_tier", "output_config", "context_management")
 # System (and tool result) blocks that become one string keep a paragraph break between them: Claude
 # Code sends its system prompt as several blocks, which glued together would run into one sentence.
 BLOCK_SEPARATOR = "\n\n"
@@ -73,8 +83,15 @@ def _tool_result_cache_control(block: dict[str, Any]) -> Any:
     return block.get("cache_control")
 
 
+def _plain_tool_result(block: dict[str, Any]) -> bool:
+    """A tool result all text (internally a tool message's text), not one holding images or documents."""
+    inner = block.get("content")
+    return not isinstance(inner, list) or all(b.get("type") == "text" for b in inner)
+
+
 def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Message]:
-    """One Anthropic message can become several internal ones: tool results are their own turns."""
+    """One Anthropic message can become several internal ones: tool results are their own turns. Blocks
+    the internal message cannot hold keep the turn, as sent, in ``Message.anthropic_blocks``."""
     if role == "system":
         # Where it stands in the conversation: OpenAI-compatible targets take it there; the Anthropic
         # provider joins it to the top-level system, which every Claude model accepts.
@@ -85,6 +102,8 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
     out: list[Message] = []
     parts: list[dict[str, Any]] = []
     calls: list[ToolCall] = []
+    tool_images: list[dict[str, Any]] = []  # for other backends, which take images in user turns alone
+    native = False  # the turn holds blocks only Anthropic reads (documents, server tool blocks...)
     for block in content:
         kind = block.get("type")
         if kind == "text":
@@ -106,23 +125,39 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
             text = _text_of(block.get("content"))
             if block.get("is_error"):
                 text = "Error: " + text
-            out.append(
-                Message(
-                    role="tool",
-                    content=text,
-                    tool_call_id=block.get("tool_use_id"),
-                    cache_control=_tool_result_cache_control(block),
-                )
+            result = Message(
+                role="tool",
+                content=text,
+                tool_call_id=block.get("tool_use_id"),
+                cache_control=_tool_result_cache_control(block),
             )
-        # unsigned thinking / documents: not carried (Anthropic would refuse a thinking block unsigned)
-    if parts or calls:
+            if not _plain_tool_result(block):
+                result.anthropic_blocks = [block]
+                tool_images += [_image_part(b) for b in block["content"] if b.get("type") == "image"]
+            out.append(result)
+        elif kind not in THINKING_PARTS:
+            native = True
+        # unsigned thinking: not carried (Anthropic would refuse a thinking block unsigned)
+    parts = tool_images + parts
+    blocks = _native_blocks(role, content) if native or tool_images else None
+    if parts or calls or blocks is not None:
         # Plain text stays one string unless a block marks a cache breakpoint inside it.
         plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
         body: str | list[dict[str, Any]] = "".join(p["text"] for p in parts) if plain else parts
-        out.append(
-            Message(role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None)
+        message = Message(
+            role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None
         )
+        message.anthropic_blocks = blocks
+        out.append(message)
     return out
+
+
+def _native_blocks(role: str, content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The turn for an Anthropic upstream, as sent: a user turn without its tool results (their own
+    messages carry them), an assistant turn without unsigned thinking (which Anthropic refuses)."""
+    if role == "user":
+        return [b for b in content if b.get("type") != "tool_result"]
+    return [b for b in content if b.get("type") not in THINKING_PARTS or _signed(b)]
 
 
 def _signed(block: dict[str, Any]) -> bool:
@@ -133,14 +168,18 @@ def _signed(block: dict[str, Any]) -> bool:
     return block.get("type") == "redacted_thinking" and bool(block.get("data"))
 
 
-def _tool_choice(choice: dict[str, Any] | None) -> Any:
-    if not choice:
+def _tool_choice(choice: dict[str, Any] | None, tools: list[Tool] | None) -> Any:
+    """The choice among the tools every backend runs (none left: no choice; a typed tool forced: none)."""
+    if not choice or not tools:
         return None
     kind = choice.get("type")
     if kind == "any":
         return "required"
     if kind == "tool":
-        return {"type": "function", "function": {"name": choice.get("name")}}
+        name = choice.get("name")
+        return (
+            {"type": "function", "function": {"name": name}} if any(t.name == name for t in tools) else None
+        )
     return kind  # "auto" | "none"
 
 
@@ -164,20 +203,25 @@ def _conversation(body: MessagesRequest | CountTokensRequest) -> tuple[list[Mess
         messages.append(system)
     for m in body.messages:
         messages += _convert_message(m.role, m.content)
-    tools = (
-        [
-            Tool(t.name, t.description, t.input_schema, (t.model_extra or {}).get("cache_control"))
-            for t in body.tools
-        ]
-        if body.tools
-        else None
-    )
-    return messages, tools
+    # Typed tools (no schema here) are left to Anthropic upstreams: see _extras.
+    tools = [
+        Tool(t.name, t.description, t.input_schema, (t.model_extra or {}).get("cache_control"))
+        for t in body.tools or []
+        if not t.typed
+    ]
+    return messages, tools or None
 
 
 def _extras(body: MessagesRequest) -> dict[str, Any]:
+    """The fields Anthropic upstreams alone take; with typed tools, every tool as sent (in its place in the
+    list), and the ``tool_choice`` as sent (``disable_parallel_tool_use``, a forced typed tool)."""
     fields = {"top_k": body.top_k, "metadata": body.metadata, **(body.model_extra or {})}
-    return {k: fields[k] for k in ANTHROPIC_EXTRAS if fields.get(k) is not None}
+    extra = {k: fields[k] for k in ANTHROPIC_EXTRAS if fields.get(k) is not None}
+    if body.tools and any(t.typed for t in body.tools):
+        extra["tools"] = [t.model_dump(exclude_unset=True) for t in body.tools]
+    if body.tool_choice:
+        extra["tool_choice"] = body.tool_choice
+    return extra
 
 
 def chat_request(body: MessagesRequest) -> ChatRequest:
@@ -192,7 +236,7 @@ def chat_request(body: MessagesRequest) -> ChatRequest:
         stream=bool(body.stream),
         include_usage=True,
         tools=tools,
-        tool_choice=_tool_choice(body.tool_choice),
+        tool_choice=_tool_choice(body.tool_choice, tools),
         extra=_extras(body),
         wire="anthropic",
     )
@@ -247,6 +291,7 @@ class MessagesStreamer:
         self._tool_blocks: dict[int, int] = {}
         self._finish: FinishReason = "stop"
         self._stop_sequence: str | None = None
+        self._anthropic_stop: str | None = None
 
     def start(self) -> bytes:
         message: dict[str, Any] = {
@@ -289,6 +334,8 @@ class MessagesStreamer:
             return out + _event("content_block_delta", delta)
         if isinstance(event, ReasoningDelta):
             return self._reasoning(event) or None
+        if isinstance(event, ContentBlock):
+            return self._whole_block(event.block)
         if isinstance(event, ToolCallDelta):
             out = b""
             if event.index not in self._tool_blocks:
@@ -315,7 +362,19 @@ class MessagesStreamer:
         if isinstance(event, Finish):
             self._finish = "tool_calls" if self._tool_blocks and event.reason == "stop" else event.reason
             self._stop_sequence = event.stop_sequence
+            self._anthropic_stop = event.anthropic_stop
         return None
+
+    def _whole_block(self, block: dict[str, Any]) -> bytes:
+        """A server tool block as Anthropic streams it: a call's input as one ``input_json_delta`` (clients
+        build the input from the deltas), a result whole in its start."""
+        if "input" not in block:
+            return self._open_block(str(block.get("type")), block) + self._close_block()
+        out = self._open_block(str(block.get("type")), {**block, "input": {}})
+        out += self._delta(
+            {"type": "input_json_delta", "partial_json": jsonio.dumps(block["input"]).decode()}
+        )
+        return out + self._close_block()
 
     def _reasoning(self, event: ReasoningDelta) -> bytes:
         """Thinking text into the open thinking block; its signature (as the last delta) closes it; a
@@ -344,7 +403,7 @@ class MessagesStreamer:
         delta = {
             "type": "message_delta",
             "delta": {
-                "stop_reason": stop_reason(self._finish, self._stop_sequence),
+                "stop_reason": self._anthropic_stop or stop_reason(self._finish, self._stop_sequence),
                 "stop_sequence": self._stop_sequence,
             },
             "usage": usage_json(usage),
@@ -360,10 +419,21 @@ class MessagesStreamer:
         return _event("error", body)
 
 
+def _text_and_blocks(result: Collected) -> list[dict[str, Any]]:
+    """The answer's text as text blocks, split where the upstream's server tool blocks came."""
+    content: list[dict[str, Any]] = []
+    start = 0
+    for offset, block in [*result.native_blocks, (len(result.text), None)]:
+        if offset > start:
+            content.append({"type": "text", "text": result.text[start:offset]})
+            start = offset
+        if block is not None:
+            content.append(block)
+    return content
+
+
 def message_response(model: str, result: Collected) -> dict[str, Any]:
-    content: list[dict[str, Any]] = list(result.thinking)
-    if result.text:
-        content.append({"type": "text", "text": result.text})
+    content: list[dict[str, Any]] = list(result.thinking) + _text_and_blocks(result)
     for call in result.tool_calls:
         try:
             args = json.loads(call.arguments) if call.arguments else {}
@@ -377,7 +447,7 @@ def message_response(model: str, result: Collected) -> dict[str, Any]:
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason(result.finish_reason, result.stop_sequence),
+        "stop_reason": result.anthropic_stop or stop_reason(result.finish_reason, result.stop_sequence),
         "stop_sequence": result.stop_sequence,
         "usage": usage_json(usage),
     }

@@ -51,9 +51,18 @@ class AnthropicMessageIn(Open):
 
 
 class AnthropicToolIn(Open):
+    """A client tool (``type`` absent or ``"custom"``), or a typed one Anthropic defines (a server tool such
+    as ``web_search_20250305``, or a client tool such as ``bash_20250124``): that one has no schema here,
+    only an Anthropic upstream knows it."""
+
+    type: str | None = None
     name: str
     description: str | None = None
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    @property
+    def typed(self) -> bool:
+        return self.type not in (None, "custom")
 
 
 class _Conversation(Open):

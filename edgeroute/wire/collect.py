@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeroute.chat import (
+    ContentBlock,
     Finish,
     FinishReason,
     ReasoningDelta,
@@ -27,6 +28,9 @@ class Collected:
     finish_reason: FinishReason = "stop"
     stop_sequence: str | None = None
     usage: Usage | None = None
+    # An Anthropic upstream's server tool blocks, each with the length of the text before it (its place).
+    native_blocks: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    anthropic_stop: str | None = None
 
 
 class ToolCallAssembler:
@@ -88,9 +92,13 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
     reasoning: list[str] = []
     tools = ToolCallAssembler()
     thinking = ThinkingAssembler()
+    length = 0
     async for event in events:
         if isinstance(event, TextDelta):
             text.append(event.text)
+            length += len(event.text)
+        elif isinstance(event, ContentBlock):
+            out.native_blocks.append((length, event.block))
         elif isinstance(event, ToolCallDelta):
             tools.add(event)
         elif isinstance(event, ReasoningDelta):
@@ -101,6 +109,7 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
         elif isinstance(event, Finish):
             out.finish_reason = event.reason
             out.stop_sequence = event.stop_sequence
+            out.anthropic_stop = event.anthropic_stop
     out.text = "".join(text)
     out.reasoning = "".join(reasoning)
     out.thinking = thinking.blocks()

@@ -109,9 +109,16 @@ class Reply:
     cache_write_tokens: int = 0  # Anthropic: prompt tokens written to the cache (part of prompt_tokens)
     cache_write_1h_tokens: int = 0  # ... of which to a 1-hour cache
     stop_sequence: str | None = None  # Anthropic: stop_reason "stop_sequence" naming this one
+    # Anthropic: the answer's content blocks exactly (server tool blocks...), instead of the fields above;
+    # streamed as Anthropic does: text as text deltas, a block with ``input`` as input_json_deltas, any
+    # other whole in its content_block_start. OpenAI answers still use ``text``.
+    content: list[dict[str, Any]] | None = None
+    stop_reason: str | None = None  # Anthropic: this stop_reason (``pause_turn``...) instead of the usual
 
     def anthropic_stop(self) -> tuple[str, str | None]:
         """(stop_reason, stop_sequence) as the Messages API reports them."""
+        if self.stop_reason:
+            return self.stop_reason, None
         if self.tool_calls:
             return "tool_use", None
         return ("stop_sequence", self.stop_sequence) if self.stop_sequence else ("end_turn", None)
@@ -452,17 +459,18 @@ class FakeCloud:
 
     def _anthropic_message(self, model: str) -> dict[str, Any]:
         r = self.reply
-        content: list[dict[str, Any]] = []
-        if r.reasoning:
+        content: list[dict[str, Any]] = [dict(b) for b in r.content or []]
+        if r.content is None and r.reasoning:
             content.append({"type": "thinking", "thinking": r.reasoning, "signature": r.signature})
-        if r.redacted:
+        if r.content is None and r.redacted:
             content.append({"type": "redacted_thinking", "data": r.redacted})
-        if r.text:
+        if r.content is None and r.text:
             content.append({"type": "text", "text": r.text})
-        content += [
-            {"type": "tool_use", "id": f"toolu_{i}", "name": n, "input": a}
-            for i, (n, a) in enumerate(r.tool_calls)
-        ]
+        if r.content is None:
+            content += [
+                {"type": "tool_use", "id": f"toolu_{i}", "name": n, "input": a}
+                for i, (n, a) in enumerate(r.tool_calls)
+            ]
         out: dict[str, Any] = {
             "id": "msg_fake",
             "type": "message",
@@ -476,9 +484,37 @@ class FakeCloud:
             out["usage"] = {**self._anthropic_usage(start=True), "output_tokens": r.completion_tokens}
         return out
 
+    def _scripted_pieces(self, content: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``Reply.content`` streamed block by block."""
+        r = self.reply
+        for index, block in enumerate(content):
+            deltas: list[dict[str, Any]] = []
+            start = block
+            if block.get("type") == "text":
+                start = {"type": "text", "text": ""}
+                deltas = [
+                    {"type": "text_delta", "text": piece} for piece in Reply(text=block["text"]).text_chunks()
+                ]
+            elif "input" in block:
+                start = {**block, "input": {}}
+                deltas = [
+                    {"type": "input_json_delta", "partial_json": p} for p in r.argument_chunks(block["input"])
+                ]
+            yield (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+            for delta in deltas:
+                yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
+
     def _anthropic_pieces(self) -> Iterator[tuple[str, dict[str, Any]]]:
         r = self.reply
         index = 0
+        if r.content is not None:
+            yield from self._scripted_pieces(r.content)
+            yield self._anthropic_delta()
+            return
         if r.reasoning:
             yield (
                 "content_block_start",
@@ -555,13 +591,17 @@ class FakeCloud:
                 )
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
             index += 1
+        yield self._anthropic_delta()
+
+    def _anthropic_delta(self) -> tuple[str, dict[str, Any]]:
+        r = self.reply
         delta: dict[str, Any] = {
             "type": "message_delta",
             "delta": {"stop_reason": r.anthropic_stop()[0], "stop_sequence": r.anthropic_stop()[1]},
         }
         if r.usage:
             delta["usage"] = self._anthropic_usage(start=False)
-        yield "message_delta", delta
+        return "message_delta", delta
 
     async def _anthropic_stream(
         self, request: Request, model: str, fault: Fault | None

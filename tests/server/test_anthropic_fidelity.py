@@ -1,0 +1,248 @@
+"""What Claude Code sends beyond plain chat reaches an Anthropic upstream as sent, and other backends get
+only what they can take: typed tools (server tools such as WebSearch's ``web_search_20250305``,
+Anthropic-defined client tools), ``tool_choice.disable_parallel_tool_use``, ``output_config`` and
+``context_management``, tool results holding images, documents, and the server tool blocks of earlier
+answers. An Anthropic upstream's server tool blocks (``server_tool_use``, ``web_search_tool_result``) and
+``pause_turn`` reach Anthropic clients in order, streamed and whole; OpenAI clients get the text around
+them. Through a live daemon against the loopback fake cloud, driven by the official SDKs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.cloud import FakeCloud, Reply
+from tests.server.conftest import gpt_and_claude, sent
+from tests.server.live import LiveServer, ant
+from tests.server.live import oai as openai_sdk
+
+
+def oai(live: LiveServer) -> Any:
+    """The OpenAI SDK, untyped: these tests send what its types do not describe (raw dict messages)."""
+    return openai_sdk(live)
+
+
+WEB_SEARCH: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}
+BASH: dict[str, Any] = {"type": "bash_20250124", "name": "bash"}
+WEATHER: dict[str, Any] = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+TOOLS: list[dict[str, Any]] = [WEATHER, WEB_SEARCH, BASH]
+NO_PARALLEL: dict[str, Any] = {"type": "auto", "disable_parallel_tool_use": True}
+OUTPUT_CONFIG: dict[str, Any] = {"effort": "medium"}
+CONTEXT_MANAGEMENT: dict[str, Any] = {"edits": [{"type": "clear_tool_uses_20250919"}]}
+SEARCH_CALL: dict[str, Any] = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+               "input": {"query": "weather Paris today"}}  # fmt: skip
+SEARCH_RESULT: dict[str, Any] = {
+    "type": "web_search_tool_result",
+    "tool_use_id": "srvtoolu_1",
+    "content": [{"type": "web_search_result", "url": "https://example.com/paris", "title": "Paris weather",
+                 "encrypted_content": "EqgfCioIARgBIiQ3YTAw", "page_age": "1 hour ago"}],
+}  # fmt: skip
+SEARCH_ANSWER: list[dict[str, Any]] = [
+    {"type": "text", "text": "Let me search."},
+    SEARCH_CALL,
+    SEARCH_RESULT,
+    {"type": "text", "text": "It is sunny in Paris."},
+]
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+IMAGE: dict[str, Any] = {
+    "type": "image",
+    "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+}
+DOCUMENT: dict[str, Any] = {
+    "type": "document",
+    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+}
+
+
+@pytest.fixture(scope="module")
+def live(
+    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
+        yield live
+
+
+@pytest.fixture(autouse=True)
+def fresh_cloud(cloud: FakeCloud) -> None:
+    cloud.reset(Reply(text="Sunny."))
+
+
+def claude_code_request(model: str, **fields: Any) -> dict[str, Any]:
+    """A request as Claude Code words one: typed tools next to its own, no parallel tool calls, effort and
+    context editing."""
+    return {
+        "model": model,
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": copy.deepcopy(TOOLS),
+        "tool_choice": NO_PARALLEL,
+        "extra_body": {"output_config": OUTPUT_CONFIG, "context_management": CONTEXT_MANAGEMENT},
+        **fields,
+    }
+
+
+def test_an_anthropic_upstream_gets_typed_tools_tool_choice_and_claude_codes_fields_as_sent(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    ant(live).messages.create(**claude_code_request("cloud/claude"))
+    body = sent(cloud)
+    assert body["tools"] == TOOLS  # in the client's order, the typed ones with no schema added
+    assert body["tool_choice"] == NO_PARALLEL
+    assert body["output_config"] == OUTPUT_CONFIG
+    assert body["context_management"] == CONTEXT_MANAGEMENT
+
+
+def test_an_openai_upstream_gets_no_typed_tool_and_no_anthropic_field(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    ant(live).messages.create(**claude_code_request("cloud/gpt"))
+    body = sent(cloud)
+    assert body["tools"] == [
+        {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                          "parameters": WEATHER["input_schema"]}}
+    ]  # fmt: skip
+    assert body["tool_choice"] == "auto"
+    assert not {"output_config", "context_management"} & set(body)
+    # WebSearch's own request carries the server tool alone: no tools, and no choice among none.
+    cloud.reset(Reply(text="Sunny."))
+    ant(live).messages.create(**claude_code_request("cloud/gpt", tools=[WEB_SEARCH]))
+    body = sent(cloud)
+    assert "tools" not in body and "tool_choice" not in body
+    assert "web_search" not in json.dumps(body)
+
+
+def test_an_openai_clients_parallel_tool_calls_false_reaches_anthropic_as_disable_parallel_tool_use(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    function = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": WEATHER["input_schema"]},
+    }
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    oai(live).chat.completions.create(
+        model="cloud/claude",
+        messages=messages,
+        tools=[function],
+        parallel_tool_calls=False,
+    )
+    assert sent(cloud)["tool_choice"] == NO_PARALLEL
+    cloud.reset(Reply(text="Sunny."))
+    oai(live).chat.completions.create(
+        model="cloud/claude", messages=messages, tools=[function], tool_choice="required",
+        parallel_tool_calls=False,
+    )  # fmt: skip
+    assert sent(cloud)["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+
+
+@pytest.mark.parametrize("upstream_streams", [True, False], ids=["upstream-sse", "upstream-json"])
+@pytest.mark.parametrize("client_streams", [True, False], ids=["client-sse", "client-json"])
+def test_server_tool_blocks_and_pause_turn_reach_an_anthropic_client_in_order(
+    live: LiveServer, cloud: FakeCloud, client_streams: bool, upstream_streams: bool
+) -> None:
+    cloud.reset(Reply(content=SEARCH_ANSWER, stop_reason="pause_turn", cannot_stream=not upstream_streams))
+    request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
+    if client_streams:
+        with ant(live).messages.stream(**request) as stream:
+            final = stream.get_final_message()
+    else:
+        final = ant(live).messages.create(**request)
+    assert final.stop_reason == "pause_turn"
+    assert [block.to_dict() for block in final.content] == SEARCH_ANSWER
+
+
+def test_a_streamed_server_tool_call_is_one_input_delta_and_a_result_comes_whole(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    cloud.reset(Reply(content=SEARCH_ANSWER, stop_reason="pause_turn"))
+    body = {"model": "cloud/claude", "max_tokens": 1024, "stream": True, "tools": [WEB_SEARCH],
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]}  # fmt: skip
+    with httpx.stream("POST", live.url + "/v1/messages", json=body, timeout=60) as response:
+        assert response.status_code == 200, response.read()
+        raw = response.read().decode()
+    events = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
+    blocks = [e for e in events if e["type"].startswith("content_block") and e["index"] in (1, 2)]
+    assert blocks == [
+        {"type": "content_block_start", "index": 1, "content_block": {**SEARCH_CALL, "input": {}}},
+        {"type": "content_block_delta", "index": 1,
+         "delta": {"type": "input_json_delta", "partial_json": json.dumps(SEARCH_CALL["input"], separators=(",", ":"))}},
+        {"type": "content_block_stop", "index": 1},
+        {"type": "content_block_start", "index": 2, "content_block": SEARCH_RESULT},
+        {"type": "content_block_stop", "index": 2},
+    ]  # fmt: skip
+    assert events[-2]["delta"]["stop_reason"] == "pause_turn"
+
+
+def test_an_openai_client_gets_the_text_around_server_tool_blocks(live: LiveServer, cloud: FakeCloud) -> None:
+    cloud.reset(Reply(content=SEARCH_ANSWER, stop_reason="pause_turn"))
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    whole = oai(live).chat.completions.create(model="cloud/claude", messages=messages)
+    assert whole.choices[0].message.content == "Let me search.It is sunny in Paris."
+    assert whole.choices[0].finish_reason == "stop"
+    stream = oai(live).chat.completions.create(model="cloud/claude", messages=messages, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "Let me search.It is sunny in Paris."
+
+
+def later_turn(model: str, assistant: list[dict[str, Any]], user: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"model": model, "max_tokens": 1024, "tools": copy.deepcopy(TOOLS),
+            "messages": [{"role": "user", "content": "Weather in Paris?"},
+                         {"role": "assistant", "content": copy.deepcopy(assistant)},
+                         {"role": "user", "content": copy.deepcopy(user)}]}  # fmt: skip
+
+
+CITED: dict[str, Any] = {"type": "text", "text": "It is sunny in Paris.", "citations": [
+    {"type": "web_search_result_location", "url": "https://example.com/paris", "title": "Paris weather",
+     "encrypted_index": "Eo8BCioIAhgB", "cited_text": "Sunny all day"}]}  # fmt: skip
+EARLIER_ANSWER: list[dict[str, Any]] = [*SEARCH_ANSWER[:3], CITED]
+
+
+def test_server_tool_blocks_sent_back_reach_an_anthropic_upstream_in_place_and_no_other(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    thanks = [{"type": "text", "text": "Thanks!"}]
+    ant(live).messages.create(**later_turn("cloud/claude", EARLIER_ANSWER, thanks))
+    assert sent(cloud)["messages"][1] == {"role": "assistant", "content": EARLIER_ANSWER}
+    cloud.reset(Reply(text="Sunny."))
+    ant(live).messages.create(**later_turn("cloud/gpt", EARLIER_ANSWER, thanks))
+    body = sent(cloud)
+    assert body["messages"][1] == {"role": "assistant", "content": "Let me search.It is sunny in Paris."}
+    assert "srvtoolu_1" not in json.dumps(body)
+
+
+def test_a_tool_results_image_and_a_document_reach_an_anthropic_upstream_as_sent(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1",
+              "content": [{"type": "text", "text": "Screenshot:"}, IMAGE, DOCUMENT]}  # fmt: skip
+    user = [result, DOCUMENT, {"type": "text", "text": "What does it say?"}]
+    ant(live).messages.create(**later_turn("cloud/claude", [call], user))
+    assert sent(cloud)["messages"][2] == {"role": "user", "content": user}
+
+
+def test_an_openai_upstream_gets_a_tool_results_text_then_its_image_and_no_document(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1",
+              "content": [{"type": "text", "text": "Screenshot:"}, IMAGE, DOCUMENT]}  # fmt: skip
+    user = [result, DOCUMENT, {"type": "text", "text": "What does it say?"}]
+    ant(live).messages.create(**later_turn("cloud/gpt", [call], user))
+    body = sent(cloud)
+    assert body["messages"][2:] == [
+        {"role": "tool", "content": "Screenshot:", "tool_call_id": "toolu_1"},
+        {"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            {"type": "text", "text": "What does it say?"}]},
+    ]  # fmt: skip
+    assert "application/pdf" not in json.dumps(body)
