@@ -124,6 +124,14 @@ class ChatRequest:
     def has_images(self) -> bool:
         return any(m.has_images() for m in self.messages)
 
+    def anthropic_tools(self) -> bool:
+        """Whether the request carries tools only Anthropic runs (server tools such as web search, kept
+        whole in ``extra["tools"]`` by the Anthropic wire): the router sends it to an Anthropic model."""
+        tools = self.extra.get("tools")
+        return isinstance(tools, list) and any(
+            isinstance(t, dict) and t.get("type") not in (None, "custom") for t in tools
+        )
+
 
 @dataclass(slots=True)
 class CompletionRequest:

@@ -57,6 +57,7 @@ from edgeroute.providers.upstream import (
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
+BETA_EXTRA = "anthropic-beta"  # ChatRequest.extra: the client's header, for Anthropic upstreams
 DEFAULT_MAX_TOKENS = 4096
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -417,6 +418,18 @@ class EventReader:
         return [usage, Finish(reason, self.stop_sequence, self.anthropic_stop)]
 
 
+def request_headers(req: ChatRequest, api_key: str) -> dict[str, str]:
+    """The API's headers, with the beta features an Anthropic client asked for (Claude Code's
+    ``context_management``, effort and web fetch need theirs); OAuth betas are left out, since edgeroute
+    signs in with an API key."""
+    headers = {"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"}
+    betas = [b for b in str(req.extra.get(BETA_EXTRA, "")).split(",") if b.strip()]
+    kept = ",".join(b.strip() for b in betas if not b.strip().startswith("oauth-"))
+    if kept:
+        headers["anthropic-beta"] = kept
+    return headers
+
+
 class AnthropicProvider:
     """One Messages API base URL."""
 
@@ -433,7 +446,7 @@ class AnthropicProvider:
                 self._client,
                 self._url,
                 build_body(model, req),
-                {"x-api-key": api_key, "anthropic-version": API_VERSION, "accept": "text/event-stream"},
+                request_headers(req, api_key),
                 deadline,
                 http_timeout(model),
                 key_name=model.key_name,

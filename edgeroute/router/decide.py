@@ -236,6 +236,15 @@ def _capability(request: ChatRequest, state: RouterState, need: _Need) -> RouteD
                 param="messages",
             )
         return RouteDecision(tier="cloud", target=cloud.target, reason=why)
+    if request.anthropic_tools():
+        anthropic = [
+            c
+            for c in state.cloud
+            if c.healthy and c.provider == "anthropic" and (c.context_window or 1 << 30) >= need.total_tokens
+        ]
+        if anthropic:  # else the other rules place it, and those tools are left out there
+            chosen = next((c for c in anthropic if c.tier == "premium"), anthropic[0])
+            return RouteDecision(tier="cloud", target=chosen.target, reason="rule:server-tools")
     tools, images = bool(request.tools), request.has_images()
     if (tools or images) and _local_fitting(state, need, tools=tools, images=images) is None:
         why = "rule:tools" if tools else "rule:images"

@@ -37,6 +37,7 @@ class CloudTarget:
     supports_tools: bool = True
     supports_images: bool = True
     healthy: bool = True
+    provider: str = "openai"  # "anthropic" runs server tools (web search) the others cannot
 
     @property
     def target(self) -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from edgeroute.errors import EdgerouteError
+from edgeroute.providers.anthropic import BETA_EXTRA
 from edgeroute.server.app import request_controls, services_of
 from edgeroute.server.respond import serve_chat
 from edgeroute.wire import anthropic as wire
@@ -26,6 +27,8 @@ async def messages(body: MessagesRequest, request: Request) -> Response:
     req = wire.chat_request(body)
     for key, value in request_controls(request).items():
         setattr(req, key, value)
+    if beta := request.headers.get("anthropic-beta"):
+        req.extra[BETA_EXTRA] = beta
     estimate = len(req.prompt_text()) // 4  # message_start needs input tokens before the model has counted
     return await serve_chat(
         services_of(request),

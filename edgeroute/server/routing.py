@@ -75,6 +75,7 @@ class DaemonRouter:
                 supports_tools=c.supports_tools,
                 supports_images=c.supports_images,
                 healthy=self.cloud.unavailable(c) is None,
+                provider=c.provider,
             )
             for c in targets.cloud.values()
         )

@@ -201,3 +201,19 @@ def test_no_local_model_or_no_cloud_target(scorer: Scorer, config: RouterConfig)
         decide(chat("x", route_hint="cloud"), state(cloud=()), config, scorer)
     assert no_cloud.value.code == "no_cloud_model"
     assert "edgeroute keys set" in no_cloud.value.message  # says how to get one
+
+
+def test_anthropic_server_tools_go_to_an_anthropic_model(scorer: Scorer, config: RouterConfig) -> None:
+    """Claude Code's WebSearch asks its small model with the web_search server tool alone: only an
+    Anthropic model runs it (elsewhere it is left out and the model would answer from memory)."""
+    web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}
+    request = chat("Search: edgeroute release notes", extra={"tools": [web_search]})
+    claude = CloudTarget("claude", tier="cheap", provider="anthropic")
+    d = decide(request, state(cloud=(CloudTarget("gpt"), claude)), config, scorer)
+    assert (d.target, d.reason) == ("cloud/claude", "rule:server-tools")
+    d = decide(request, state(), config, scorer)  # no Anthropic model: the other rules place it
+    assert d.reason != "rule:server-tools"
+    custom_only = chat("hi", extra={"tools": [{"type": "custom", "name": "x"}]})
+    assert decide(custom_only, state(cloud=(claude,)), config, scorer).reason != "rule:server-tools"
+    pinned = chat("Search", model="local/gemma", extra={"tools": [web_search]})
+    assert decide(pinned, state(cloud=(claude,)), config, scorer).target == "local/gemma"

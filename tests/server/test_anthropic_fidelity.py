@@ -102,6 +102,36 @@ def test_an_anthropic_upstream_gets_typed_tools_tool_choice_and_claude_codes_fie
     assert body["context_management"] == CONTEXT_MANAGEMENT
 
 
+BETAS = "claude-code-20250219,context-management-2025-06-27,oauth-2025-04-20,effort-2025-11-24"
+
+
+def test_the_clients_beta_header_reaches_an_anthropic_upstream_and_no_other(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    """The features Claude Code turns on by header (context editing, effort) need it upstream too; the OAuth
+    one is left out (edgeroute signs in with an API key)."""
+    client = ant(live).with_options(default_headers={"anthropic-beta": BETAS})
+    client.messages.create(**claude_code_request("cloud/claude"))
+    assert cloud.requests[-1].headers["anthropic-beta"] == (
+        "claude-code-20250219,context-management-2025-06-27,effort-2025-11-24"
+    )
+    client.messages.create(**claude_code_request("cloud/gpt"))
+    assert "anthropic-beta" not in cloud.requests[-1].headers
+    ant(live).messages.create(**claude_code_request("cloud/claude"))
+    assert "anthropic-beta" not in cloud.requests[-1].headers
+
+
+def test_websearchs_own_request_with_auto_goes_to_the_anthropic_model(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    raw = ant(live).messages.with_raw_response.create(**claude_code_request("auto", tools=[WEB_SEARCH]))
+    assert (raw.headers["x-edgeroute-model"], raw.headers["x-edgeroute-reason"]) == (
+        "cloud/claude",
+        "rule:server-tools",
+    )
+    assert sent(cloud)["tools"] == [WEB_SEARCH]
+
+
 def test_an_openai_upstream_gets_no_typed_tool_and_no_anthropic_field(
     live: LiveServer, cloud: FakeCloud
 ) -> None:
