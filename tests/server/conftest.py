@@ -66,6 +66,16 @@ def gpt_and_claude(
         yield live
 
 
+@pytest.fixture(scope="module")
+def live(
+    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Per test module, the daemon of :func:`gpt_and_claude` on the module's fake cloud (a module may
+    define its own ``live``)."""
+    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as server:
+        yield server
+
+
 def post(live: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` as JSON; the answer must be a 200."""
     import httpx

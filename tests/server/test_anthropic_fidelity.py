@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import gpt_and_claude, sent
+from tests.server.conftest import sent
 from tests.server.live import LiveServer, ant
 from tests.server.live import oai as openai_sdk
 
@@ -62,14 +60,6 @@ DOCUMENT: dict[str, Any] = {
     "type": "document",
     "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
 }
-
-
-@pytest.fixture(scope="module")
-def live(
-    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
-        yield live
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,6 @@ cannot honour."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,19 +13,10 @@ import openai
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import gpt_and_claude
 from tests.server.live import LiveServer, oai
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TOOL = {"type": "function", "name": "get_weather", "description": "Weather now", "parameters": WEATHER}
-
-
-@pytest.fixture(scope="module")
-def live(
-    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
-        yield live
 
 
 @pytest.fixture(autouse=True)

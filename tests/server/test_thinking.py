@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +16,7 @@ import pytest
 from edgeroute.chat import Message, ToolCall
 from edgeroute.engine.engine import _message_dict
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.conftest import gpt_and_claude, post, sent
+from tests.server.conftest import post, sent
 from tests.server.live import LiveServer, ant
 
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
@@ -28,14 +26,6 @@ SIGNED_BLOCK = {"type": "thinking", "thinking": "I should check the weather.", "
 REDACTED_BLOCK = {"type": "redacted_thinking", "data": REDACTED}
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
-
-
-@pytest.fixture(scope="module")
-def live(
-    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
-        yield live
 
 
 @pytest.fixture(autouse=True)

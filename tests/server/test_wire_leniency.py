@@ -6,8 +6,6 @@ in ``Allow``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +13,7 @@ import pytest
 
 from edgeroute.wire.openai_models import EmbeddingRequestIn
 from tests.fakes.cloud import FakeCloud
-from tests.server.conftest import gpt_and_claude, post, sent
+from tests.server.conftest import post, sent
 from tests.server.live import LiveServer
 
 HI = [{"role": "user", "content": "Hi"}]
@@ -38,14 +36,6 @@ NULLED = dict.fromkeys(
         "parallel_tool_calls",
     ]
 )
-
-
-@pytest.fixture(scope="module")
-def live(
-    cloud: FakeCloud, starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    with gpt_and_claude(cloud, starter_gguf, tmp_path_factory.mktemp("home")) as live:
-        yield live
 
 
 @pytest.fixture(autouse=True)
