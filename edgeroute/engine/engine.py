@@ -33,6 +33,7 @@ from edgeroute.engine.handle import WorkerDied, WorkerHandle, WorkerLoadFailed, 
 from edgeroute.engine.memory import MemoryProbe, SystemMemory
 from edgeroute.engine.protocol import Finished, GenerateJob, WorkerSpec
 from edgeroute.engine.registry import LocalModel, ModelRegistry
+from edgeroute.engine.response_format import json_schema_text
 from edgeroute.engine.state import EngineState, model_key
 from edgeroute.engine.types import EmbedResult, EngineStatus, ModelStatus
 from edgeroute.paths import Paths
@@ -94,6 +95,8 @@ def _worker_error(code: str, message: str, name: str) -> errors.EdgerouteError:
         return errors.UnsupportedByModel(text, code=code)
     if code == "invalid_request":
         return errors.InvalidRequest(text)
+    if code == "invalid_response_format":
+        return errors.InvalidRequest(text, param="response_format")
     return errors.LocalError(text, code=code if code.startswith("local_") else None)
 
 
@@ -222,6 +225,7 @@ class LocalEngine:
             stop=list(req.stop),
             seed=req.seed,
             want_stats=want_stats,
+            json_schema=json_schema_text(req.extra.get("response_format")),
         )
         async with contextlib.aclosing(self._generate(model, job)) as events:
             async for event in events:

@@ -93,6 +93,8 @@ class GenerateJob:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     want_stats: bool = False
+    # response_format: the JSON schema (as text) the answer must match, sampled under its grammar.
+    json_schema: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

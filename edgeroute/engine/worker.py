@@ -189,6 +189,7 @@ class WorkerRuntime:
             )
         self._piece_buf = ctypes.create_string_buffer(256)
         self._stats: Any = None
+        self._grammars: Any = None  # GrammarCache, made on the first response_format request
         if not spec.vocab_only and spec.warmup:
             self._warmup()
         return WorkerInfo(
@@ -304,6 +305,29 @@ class WorkerRuntime:
         if sampler is not None:
             sampler.close()
 
+    def _constrain(self, schema_text: str) -> None:
+        """Make the next ``Llama.generate`` sample under the schema's grammar.
+
+        ``generate`` builds its sampler chain through ``_init_sampler``; this instance-level override wraps
+        that chain (no grammar in it) in a :class:`ConstrainedSampler`, so the grammar constrains exactly
+        the sampling this worker uses, greedy included. The grammar is parsed (or found in the cache)
+        here, before any token, so a schema llama.cpp rejects fails the request cleanly."""
+        from edgeroute.engine.grammar import GrammarCache, GrammarError
+
+        if self._grammars is None:
+            self._grammars = GrammarCache(self.vocab, self.n_vocab)
+        grammars = self._grammars
+        try:
+            grammars.prototype(schema_text)
+        except GrammarError as exc:
+            raise _RequestError("invalid_response_format", str(exc)) from None
+        build_chain = self.llm._init_sampler
+
+        def init_sampler(**kwargs: Any) -> Any:
+            return grammars.sampler(schema_text, build_chain(**kwargs))
+
+        self.llm._init_sampler = init_sampler
+
     def generate(self, rid: str, job: GenerateJob) -> None:
         # Before this, the daemon may run the request on a fresh worker if this one dies; after, not.
         self.channel.send(("accepted", rid))
@@ -352,6 +376,9 @@ class WorkerRuntime:
         hit_stop = False
         count = 0
         first_at = started
+        constrained = job.json_schema is not None
+        if job.json_schema is not None:
+            self._constrain(job.json_schema)
         generator = llm.generate(
             tokens, top_k=40, top_p=job.top_p, min_p=0.05, temp=job.temperature, repeat_penalty=1.0
         )
@@ -378,6 +405,8 @@ class WorkerRuntime:
         finally:
             generator.close()
             self._free_sampler()
+            if constrained:
+                del llm._init_sampler  # back to the class's own sampler chain
         last_at = time.perf_counter()
         if reason != "cancelled" and not hit_stop:
             tail, hit_stop = stops.feed(decoder.decode(b"", final=True))
