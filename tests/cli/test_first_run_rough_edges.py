@@ -114,19 +114,17 @@ def test_keys_set_and_rm_say_when_a_running_daemon_sees_the_change(
 # ---------------------------------------------------------------- models
 
 
-def test_models_without_downloads_does_not_contradict_its_own_table(edgeroute_home: Path) -> None:
+def test_models_without_downloads_does_not_contradict_its_own_table(
+    edgeroute_home: Path, starter_gguf: Path, minilm_gguf: Path
+) -> None:
     """The starter models are served; the message says so instead of "no models" above a table of them."""
     from edgeroute.engine.minilm_gguf import MINILM_FILE
     from edgeroute.paths import resolve_paths
-    from tests.conftest import TEST_MODELS_CACHE
 
     starter = resolve_paths().models_dir / "starter"  # the cached files, so nothing is assembled or built
     starter.mkdir(parents=True)
-    gemma = TEST_MODELS_CACHE / "models" / "starter" / "gemma-3-270m-q4_k_m.gguf"
-    minilm = TEST_MODELS_CACHE / "all-minilm-l6-v2.gguf"
-    assert gemma.is_file() and minilm.is_file(), "run the engine tests once to fill the test model cache"
-    (starter / gemma.name).symlink_to(gemma)
-    (starter / MINILM_FILE).symlink_to(minilm)
+    (starter / starter_gguf.name).symlink_to(starter_gguf)
+    (starter / MINILM_FILE).symlink_to(minilm_gguf)
     out = CliRunner().invoke(cli, ["models"])
     assert out.exit_code == 0, out.output
     first, blank, header, *rows = out.stdout.splitlines()
