@@ -120,6 +120,9 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
             }
             for t in req.tools
         ]
+        anthropic_choice = req.extra.get("tool_choice") if req.wire == "anthropic" else None
+        if isinstance(anthropic_choice, dict) and anthropic_choice.get("disable_parallel_tool_use"):
+            body["parallel_tool_calls"] = False  # Anthropic's name for it; OpenAI takes it with tools only
     return body
 
 

@@ -132,12 +132,13 @@ def test_an_openai_upstream_gets_no_typed_tool_and_no_anthropic_field(
                                           "parameters": WEATHER["input_schema"]}}
     ]  # fmt: skip
     assert body["tool_choice"] == "auto"
+    assert body["parallel_tool_calls"] is False  # Claude Code's disable_parallel_tool_use, in OpenAI's words
     assert not {"output_config", "context_management"} & set(body)
     # WebSearch's own request carries the server tool alone: no tools, and no choice among none.
     cloud.reset(Reply(text="Sunny."))
     ant(live).messages.create(**claude_code_request("cloud/gpt", tools=[WEB_SEARCH]))
     body = sent(cloud)
-    assert "tools" not in body and "tool_choice" not in body
+    assert not {"tools", "tool_choice", "parallel_tool_calls"} & set(body)
     assert "web_search" not in json.dumps(body)
 
 
