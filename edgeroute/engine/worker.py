@@ -39,6 +39,9 @@ _NATIVE_LEVELS = {
     3: logging.WARNING,
     4: logging.ERROR,
 }  # ggml_log_level WARN, ERROR; INFO (2) and DEBUG (1) stay quiet
+# llama.cpp warnings every load of a healthy model prints (the starter Gemma's among them): DEBUG, so the
+# daemon log does not cry wolf on each start.
+_ROUTINE_WARNINGS = ("was not control-type; this is probably a bug in the model", "using full-size SWA cache")
 _WARMUP_TEXT = b"Warm up the matrix kernels with a short batch of tokens."
 
 
@@ -124,7 +127,10 @@ class _NativeLog:
             if self._line.endswith("\n"):
                 line, self._line = self._line.strip(), ""
                 if line and self._level in _NATIVE_LEVELS:
-                    logging.getLogger("edgeroute.engine.llama").log(_NATIVE_LEVELS[self._level], "%s", line)
+                    level = _NATIVE_LEVELS[self._level]
+                    if level == logging.WARNING and any(w in line for w in _ROUTINE_WARNINGS):
+                        level = logging.DEBUG
+                    logging.getLogger("edgeroute.engine.llama").log(level, "%s", line)
 
         self._callback = callback  # keep a reference: ctypes must not free it
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))

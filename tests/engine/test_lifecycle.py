@@ -382,3 +382,18 @@ async def test_a_pulled_chat_model_is_preferred_over_the_starter(starter_gguf: P
     engine.refresh()
     chat_models = [name for name, m in engine.catalog().items() if not m.is_embedding]
     assert chat_models == ["qwen-chat", "gemma3-270m"]
+
+
+async def test_a_healthy_load_logs_no_warning(
+    starter_gguf: Path, paths: Paths, caplog: pytest.LogCaptureFixture
+) -> None:
+    """llama.cpp warns on every load of the starter Gemma (a token it re-types, the full-size SWA cache):
+    routine, so not a WARNING in the daemon log."""
+    caplog.set_level(logging.INFO, logger="edgeroute")
+    engine = LocalEngine(engine_settings({"gemma": (starter_gguf, 512)}, use_extra_bufts=False), paths)
+    try:
+        await run(engine.stream_chat("gemma", hello()))
+    finally:
+        await engine.close()
+    assert "loaded in" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
