@@ -35,6 +35,7 @@ from edgeroute.engine.protocol import Finished, GenerateJob, WorkerSpec
 from edgeroute.engine.registry import LocalModel, ModelRegistry
 from edgeroute.engine.response_format import json_schema_text
 from edgeroute.engine.state import EngineState, model_key
+from edgeroute.engine.tool_calls import extract_tool_calls
 from edgeroute.engine.types import EmbedResult, EngineStatus, ModelStatus
 from edgeroute.paths import Paths
 
@@ -227,8 +228,11 @@ class LocalEngine:
             want_stats=want_stats,
             json_schema=json_schema_text(req.extra.get("response_format")),
         )
-        async with contextlib.aclosing(self._generate(model, job)) as events:
-            async for event in events:
+        events = self._generate(model, job)
+        if job.tools is not None:  # the model answers calls as text in its markup; clients want tool_calls
+            events = extract_tool_calls(events, [t.name for t in req.tools or []])
+        async with contextlib.aclosing(events) as stream:
+            async for event in stream:
                 yield event
 
     async def stream_completion(self, name: str, req: CompletionRequest) -> AsyncIterator[StreamEvent]:
