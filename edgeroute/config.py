@@ -138,7 +138,11 @@ class LocalModelConfig(Section):
     chat_format: str | None = Field(None, description="Override the GGUF's own chat template.")
     n_ctx: PositiveInt | None = Field(None, description="Context length; default: min(model's, 8192).")
     keep_alive: float | None = None
-    supports_tools: bool = False
+    supports_tools: bool = Field(
+        False,
+        description="Requests with tools may run here; the model's tool-call markup (Qwen/Hermes <tool_call>, "
+        "Mistral [TOOL_CALLS], Llama's JSON call) reaches clients as tool calls.",
+    )
     role: Literal["chat", "code", "embed"] | None = None
 
     @field_validator("keep_alive", mode="before")
