@@ -31,7 +31,7 @@ from .panes.models import ModelsPane
 from .panes.overview import OverviewPane
 from .panes.requests import RequestsPane
 from .panes.router import RouterPane
-from .rows import free_memory_mb, hourly_points, local_models
+from .rows import dense_hours, free_memory_mb, hourly_points, local_models
 from .settings import TuiSettings
 from .snapshot import STATS_WINDOWS, load_snapshot
 from .status_bar import StatusBar
@@ -196,18 +196,22 @@ class EdgerouteTui(App[None]):
         overview = self.query_one(OverviewPane)
         overview.show_stats(self.stats, self.requests_per_minute())
         if "timeseries" in got:
-            overview.show_series(got["timeseries"])
+            overview.show_series(dense_hours(got["timeseries"], self.settings.clock()))
         elif "requests" in got:
             rows = list(self.query_one(RequestsPane).rows.values())
             overview.show_series(hourly_points(rows, self.settings.clock()))
         if router:
-            self.query_one(RouterPane).show(router)
+            self.query_one(RouterPane).show(router, self.latest_threshold())
         elif mode:
             self.query_one(RouterPane).show_mode(str(mode))
         if "models" in got:
             engine = got.get("engine")
             self.query_one(ModelsPane).show(local_models(got["models"], engine), free_memory_mb(engine))
         self._show_status()
+
+    def latest_threshold(self) -> float | None:
+        rows = [r for r in self.query_one(RequestsPane).rows.values() if r.threshold is not None]
+        return max(rows, key=lambda r: r.time).threshold if rows else None
 
     def requests_per_minute(self) -> float | None:
         rows = self.query_one(RequestsPane).rows

@@ -75,12 +75,15 @@ class RequestRow:
     cost_usd: float | None
     counterfactual_usd: float | None
     saved_usd: float | None
+    # The router's threshold for this request (it adapts to load): a daemon may report none globally.
+    threshold: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRow:
         request_id = str(data.get("request_id") or "")
         row_id = data.get("id")
         attempts = data.get("attempts") or []
+        features = data.get("route_features")
         return cls(
             key=str(row_id) if row_id is not None else request_id,
             time=_float(_first(data, "time", "ts")) or 0.0,
@@ -103,6 +106,7 @@ class RequestRow:
             cost_usd=_float(data.get("cost_usd")),
             counterfactual_usd=_float(data.get("counterfactual_usd")),
             saved_usd=_float(data.get("saved_usd")),
+            threshold=_float(features.get("threshold")) if isinstance(features, dict) else None,
         )
 
     @property
@@ -194,6 +198,25 @@ def local_models(models_doc: dict[str, Any], engine_doc: dict[str, Any] | None) 
             )
         )
     return out
+
+
+def dense_hours(points: list[dict[str, Any]], now: float, hours: int = 7 * 24) -> list[dict[str, Any]]:
+    """``/api/timeseries`` lists only the hours that had requests; the chart needs every hour of the window,
+    or a single busy hour is drawn as one dot in the middle of an empty plot instead of a step."""
+    last = now // 3600 * 3600
+    start = last - (hours - 1) * 3600
+    by_hour: dict[float, dict[str, Any]] = {}
+    for point in points:
+        t = float(point.get("t") or 0.0)
+        by_hour[t // 3600 * 3600] = point
+    if by_hour:
+        start, last = min(start, min(by_hour)), max(last, max(by_hour))
+    count = int((last - start) // 3600) + 1
+    return [
+        by_hour.get(start + h * 3600)
+        or {"t": start + h * 3600, "cost_usd": 0.0, "counterfactual_usd": 0.0, "requests": 0}
+        for h in range(count)
+    ]
 
 
 def hourly_points(rows: list[RequestRow], now: float, hours: int = 7 * 24) -> list[dict[str, Any]]:

@@ -55,7 +55,7 @@ async def test_a_new_request_appears_at_the_top_of_the_table(
     fixed_daemon: FixedDaemon, make_app: AppFactory
 ) -> None:
     app = make_app(fixed_daemon)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(130, 30)) as pilot:  # wide enough for the Client column
         await first_load(app)
         await pilot.press("2")
         await wait_for(pilot, lambda: fixed_daemon.subscriber_count() == 1, what="the event stream")
@@ -133,7 +133,7 @@ async def test_target_cloud_share_steps_by_five_points(
         await first_load(app)
         await pilot.press("4")
         text = await wait_for_text(pilot, " 30% ")
-        assert "threshold 0.580" in text and "70 below (local), 50 above (cloud)" in text
+        assert "threshold 0.580" in text and "120 recent scores: 70 local, 50 cloud" in text
         await pilot.press("plus")
         await wait_for(pilot, lambda: ("/api/router", {"target_cloud_share": 0.35}) in fixed_daemon.posts)
         await wait_for_text(pilot, " 35% ")

@@ -67,6 +67,13 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
     return [float(round(k * step, 10)) for k in range(int(top / step + 1e-9) + 1)]
 
 
+def axis_usd(values: list[float]) -> list[str]:
+    """Tick labels with one number of decimals (``$0.00 $0.20 $0.40``, not ``$0.00 $0.2000``): the fewest,
+    but at least cents, that show every tick exactly."""
+    digits = next((d for d in range(2, 7) if all(abs(round(v, d) - v) < 1e-12 for v in values)), 6)
+    return [f"${v:,.{digits}f}" for v in values]
+
+
 class SpendChart(PlotextPlot):
     """Cumulative actual spend against what the same requests would have cost on the reference model."""
 
@@ -93,7 +100,7 @@ class SpendChart(PlotextPlot):
         labels = [time.strftime("%a %Hh", time.localtime(float(points[i]["t"]))) for i in ticks]
         plt.xticks([float(i) for i in ticks], labels)
         values = nice_ticks(max(would[-1], spent[-1]))
-        plt.yticks(values, [fmt.usd(v) for v in values])
+        plt.yticks(values, axis_usd(values))
         self.refresh()
 
 
@@ -117,6 +124,9 @@ class OverviewPane(Vertical):
         local_share = fmt.number(today.get("local_share"))
         latency = today.get("latency_ms") or {}
         tokens = today.get("tokens") or {}
+        errors = int(fmt.number(today.get("errors")) or 0)
+        # Failed requests count in the total but in neither tier: say so, or the total looks wrong.
+        failed = (f", {errors} failed", "$error") if errors else ""
         mix = Content.assemble(
             ("Local ", "bold"),
             (fmt.share(local_share), "$success"),
@@ -127,6 +137,7 @@ class OverviewPane(Vertical):
             (" Cloud", "bold"),
             (" │ ", "$text-muted"),
             f"{today.get('requests', 0)} req today",
+            failed,
             (" │ ", "$text-muted"),
             f"{'—' if per_minute is None else f'{per_minute:.1f}'} req/min",
             "\n",

@@ -82,7 +82,9 @@ class RouterPane(Vertical):
         chart.border_title = "Recent scores (above the red line → cloud)"
         yield chart
 
-    def show(self, doc: dict[str, Any]) -> None:
+    def show(self, doc: dict[str, Any], latest_threshold: float | None = None) -> None:
+        """``latest_threshold``: the newest routed request's own, for a daemon that reports no global one
+        (its threshold adapts per request); without it the chart had no line and the summary said ``—``."""
         mode = str(doc.get("mode") or "auto")
         self.show_mode(mode)
         share = doc.get("target_cloud_share")
@@ -90,14 +92,17 @@ class RouterPane(Vertical):
         self.query_one("#share-value", Static).update(f" {fmt.share(self.target_share)} ")
         scores = [float(s) for s in doc.get("scores") or [] if isinstance(s, int | float)]
         threshold = doc.get("threshold")
-        thr = float(threshold) if isinstance(threshold, int | float) else None
+        reported = float(threshold) if isinstance(threshold, int | float) else None
+        thr = reported if reported is not None else latest_threshold
+        source = " (last request)" if reported is None and thr is not None else ""
         above = sum(1 for s in scores if thr is not None and s >= thr)
         self.query_one("#router-summary", Static).update(
             Content.assemble(
                 ("threshold ", "$text-muted"),
                 "—" if thr is None else f"{thr:.3f}",
+                (source, "$text-muted"),
                 ("  │  ", "$text-muted"),
-                f"{len(scores)} recent scores: {len(scores) - above} below (local), {above} above (cloud)",
+                f"{len(scores)} recent scores: {len(scores) - above} local, {above} cloud",
             )
         )
         self.query_one(ScoreHistogram).show(scores, thr)
