@@ -76,6 +76,16 @@ def live(
         yield server
 
 
+@pytest.fixture(scope="module")
+def greedy_local(starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Per test module, the daemon with the starter model alone on one llama.cpp thread, so greedy answers
+    come out the same run after run."""
+    engine = {"keep_alive": -1, "use_extra_bufts": False, "queue_depth": 4, "threads": 1}
+    app = create_app(make_settings(starter_gguf, engine=engine), home_paths(tmp_path_factory.mktemp("home")))
+    with LiveServer(app) as server:
+        yield server
+
+
 def post(live: LiveServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` as JSON; the answer must be a 200."""
     import httpx

@@ -5,16 +5,12 @@ a schema llama.cpp cannot use is a 400 naming ``response_format``, and the model
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from pydantic import BaseModel
 
-from edgeroute.server import create_app
-from tests.server.conftest import home_paths, make_settings
 from tests.server.live import LiveServer, oai
 
 MODEL = "local/gemma3-270m"
@@ -42,22 +38,14 @@ class City(BaseModel):
     population: int
 
 
-@pytest.fixture(scope="module")
-def live(starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    engine = {"keep_alive": -1, "use_extra_bufts": False, "queue_depth": 4, "threads": 1}
-    app = create_app(make_settings(starter_gguf, engine=engine), home_paths(tmp_path_factory.mktemp("home")))
-    with LiveServer(app) as server:
-        yield server
-
-
 def assert_city(text: str) -> None:
     value = json.loads(text)
     assert set(value) == {"city", "population"}, text
     assert isinstance(value["city"], str) and isinstance(value["population"], int), text
 
 
-def test_json_schema_answer_is_matching_json(live: LiveServer) -> None:
-    completion = oai(live).chat.completions.create(
+def test_json_schema_answer_is_matching_json(greedy_local: LiveServer) -> None:
+    completion = oai(greedy_local).chat.completions.create(
         model=MODEL, messages=QUESTION, response_format=CITY_FORMAT, temperature=0, max_tokens=64
     )
     choice = completion.choices[0]
@@ -66,9 +54,9 @@ def test_json_schema_answer_is_matching_json(live: LiveServer) -> None:
     assert_city(choice.message.content)
 
 
-def test_json_schema_stream_joins_to_matching_json(live: LiveServer) -> None:
+def test_json_schema_stream_joins_to_matching_json(greedy_local: LiveServer) -> None:
     chunks = list(
-        oai(live).chat.completions.create(
+        oai(greedy_local).chat.completions.create(
             model=MODEL,
             messages=QUESTION,
             response_format=CITY_FORMAT,
@@ -85,17 +73,17 @@ def test_json_schema_stream_joins_to_matching_json(live: LiveServer) -> None:
     assert_city(text)
 
 
-def test_sdk_parse_with_a_pydantic_model(live: LiveServer) -> None:
+def test_sdk_parse_with_a_pydantic_model(greedy_local: LiveServer) -> None:
     """The SDK's structured-output helper sends the model's strict schema and parses the answer itself."""
-    completion = oai(live).chat.completions.parse(
+    completion = oai(greedy_local).chat.completions.parse(
         model=MODEL, messages=QUESTION, response_format=City, temperature=0, max_tokens=64
     )
     parsed = completion.choices[0].message.parsed
     assert isinstance(parsed, City) and parsed.city
 
 
-def test_json_object_answer_is_a_json_object(live: LiveServer) -> None:
-    completion = oai(live).chat.completions.create(
+def test_json_object_answer_is_a_json_object(greedy_local: LiveServer) -> None:
+    completion = oai(greedy_local).chat.completions.create(
         model=MODEL,
         messages=[
             {
@@ -112,9 +100,9 @@ def test_json_object_answer_is_a_json_object(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_schema_without_a_grammar_is_a_400_and_the_model_keeps_serving(
-    live: LiveServer, stream: bool
+    greedy_local: LiveServer, stream: bool
 ) -> None:
-    client = oai(live)
+    client = oai(greedy_local)
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model=MODEL, messages=QUESTION, response_format=BAD_FORMAT, max_tokens=8, stream=stream

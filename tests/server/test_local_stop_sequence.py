@@ -3,14 +3,8 @@ with the matched string (as the cloud Anthropic path does), OpenAI's plain finis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from edgeroute.server import create_app
-from tests.server.conftest import home_paths, make_settings
 from tests.server.live import LiveServer, ant, oai
 
 MODEL = "local/gemma3-270m"
@@ -20,16 +14,8 @@ STOPS = ["zebra", "5"]
 GREEDY = {"temperature": 0}  # sent as extra_body: this anthropic SDK's create() takes no temperature
 
 
-@pytest.fixture(scope="module")
-def live(starter_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    engine = {"keep_alive": -1, "use_extra_bufts": False, "queue_depth": 4, "threads": 1}
-    app = create_app(make_settings(starter_gguf, engine=engine), home_paths(tmp_path_factory.mktemp("home")))
-    with LiveServer(app) as server:
-        yield server
-
-
-def test_anthropic_message_names_the_stop_sequence(live: LiveServer) -> None:
-    message = ant(live).messages.create(
+def test_anthropic_message_names_the_stop_sequence(greedy_local: LiveServer) -> None:
+    message = ant(greedy_local).messages.create(
         model=MODEL,
         max_tokens=30,
         extra_body=GREEDY,
@@ -42,9 +28,9 @@ def test_anthropic_message_names_the_stop_sequence(live: LiveServer) -> None:
     assert message.usage.output_tokens < 30
 
 
-def test_anthropic_stream_message_delta_names_the_stop_sequence(live: LiveServer) -> None:
+def test_anthropic_stream_message_delta_names_the_stop_sequence(greedy_local: LiveServer) -> None:
     events = list(
-        ant(live).messages.create(
+        ant(greedy_local).messages.create(
             model=MODEL,
             max_tokens=30,
             extra_body=GREEDY,
@@ -63,8 +49,8 @@ def test_anthropic_stream_message_delta_names_the_stop_sequence(live: LiveServer
     assert events[-1].type == "message_stop"
 
 
-def test_anthropic_max_tokens_cut_names_no_stop_sequence(live: LiveServer) -> None:
-    message = ant(live).messages.create(
+def test_anthropic_max_tokens_cut_names_no_stop_sequence(greedy_local: LiveServer) -> None:
+    message = ant(greedy_local).messages.create(
         model=MODEL,
         max_tokens=4,
         extra_body=GREEDY,
@@ -74,8 +60,8 @@ def test_anthropic_max_tokens_cut_names_no_stop_sequence(live: LiveServer) -> No
     assert (message.stop_reason, message.stop_sequence) == ("max_tokens", None)
 
 
-def test_openai_chat_still_says_stop(live: LiveServer) -> None:
-    client = oai(live)
+def test_openai_chat_still_says_stop(greedy_local: LiveServer) -> None:
+    client = oai(greedy_local)
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": PROMPT}]
     completion = client.chat.completions.create(
         model=MODEL,
