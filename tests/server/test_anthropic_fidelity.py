@@ -240,25 +240,26 @@ def test_server_tool_blocks_sent_back_reach_an_anthropic_upstream_in_place_and_n
     assert "srvtoolu_1" not in json.dumps(body)
 
 
+SCREENSHOT_CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+SCREENSHOT_TURN: list[Any] = [  # Claude Code's Read tool on a screenshot, then a PDF and a question
+    {"type": "tool_result", "tool_use_id": "toolu_1",
+     "content": [{"type": "text", "text": "Screenshot:"}, IMAGE, DOCUMENT]},
+    DOCUMENT,
+    {"type": "text", "text": "What does it say?"},
+]  # fmt: skip
+
+
 def test_a_tool_results_image_and_a_document_reach_an_anthropic_upstream_as_sent(
     live: LiveServer, cloud: FakeCloud
 ) -> None:
-    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
-    result = {"type": "tool_result", "tool_use_id": "toolu_1",
-              "content": [{"type": "text", "text": "Screenshot:"}, IMAGE, DOCUMENT]}  # fmt: skip
-    user = [result, DOCUMENT, {"type": "text", "text": "What does it say?"}]
-    ant(live).messages.create(**later_turn("cloud/claude", [call], user))
-    assert sent(cloud)["messages"][2] == {"role": "user", "content": user}
+    ant(live).messages.create(**later_turn("cloud/claude", [SCREENSHOT_CALL], SCREENSHOT_TURN))
+    assert sent(cloud)["messages"][2] == {"role": "user", "content": SCREENSHOT_TURN}
 
 
 def test_an_openai_upstream_gets_a_tool_results_text_then_its_image_and_no_document(
     live: LiveServer, cloud: FakeCloud
 ) -> None:
-    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
-    result = {"type": "tool_result", "tool_use_id": "toolu_1",
-              "content": [{"type": "text", "text": "Screenshot:"}, IMAGE, DOCUMENT]}  # fmt: skip
-    user = [result, DOCUMENT, {"type": "text", "text": "What does it say?"}]
-    ant(live).messages.create(**later_turn("cloud/gpt", [call], user))
+    ant(live).messages.create(**later_turn("cloud/gpt", [SCREENSHOT_CALL], SCREENSHOT_TURN))
     body = sent(cloud)
     assert body["messages"][2:] == [
         {"role": "tool", "content": "Screenshot:", "tool_call_id": "toolu_1"},
