@@ -141,7 +141,7 @@ async def router_state(request: Request) -> dict[str, Any]:
         "target_cloud_share": services.extras.get(
             "target_cloud_share", services.settings.router.target_cloud_share
         ),
-        "threshold": services.extras.get("threshold"),
+        "threshold": services.router.base_threshold(),
         "scores": scores[-1000:],
     }
 

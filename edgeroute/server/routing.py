@@ -122,6 +122,21 @@ class DaemonRouter:
             return self.scorer.score_with_vectors(batch, None, degraded="embedding-failed")[0]
         return self.scorer.score_with_vectors(batch, result.vectors)[0]
 
+    def base_threshold(self) -> float:
+        """The premium threshold the score is held to now, before a request's adaptive shifts (each
+        request's own is in its ledger row): what the TUI draws as the line between local and cloud."""
+        from edgeroute.router.calibrate import Calibration, base_thresholds
+
+        config = self.settings.router
+        base = base_thresholds(
+            self.calibration or Calibration(),
+            config.target_cloud_share,
+            config.moderate_share,
+            config.threshold,
+            config.moderate_threshold,
+        )
+        return min(1.0, max(0.0, base.premium))
+
     async def decide(self, req: ChatRequest, pinned: str | None, targets: Targets) -> RouteDecision:
         from edgeroute.router.decide import decide
 

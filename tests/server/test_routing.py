@@ -104,6 +104,20 @@ def test_score_threshold_moves_with_the_target_share(routed: tuple[LiveServer, F
         settings.router.target_cloud_share = 0.3
 
 
+def test_the_router_api_reports_the_threshold_the_score_is_held_to(
+    routed: tuple[LiveServer, FakeCloud, Settings],
+) -> None:
+    """The TUI draws it as the line between local and cloud; it was always null."""
+    live, _, settings = routed
+    try:
+        at_30 = httpx.get(live.url + "/api/router").json()["threshold"]
+        assert 0.0 < at_30 < 1.0  # before a request's adaptive shifts (busy CPU, battery), which vary
+        higher_share = httpx.post(live.url + "/api/router", json={"target_cloud_share": 0.6}).json()
+        assert higher_share["threshold"] < at_30  # a larger cloud share lowers the bar
+    finally:
+        settings.router.target_cloud_share = 0.3
+
+
 def test_cascade_escalates_an_unsure_local_answer(routed: tuple[LiveServer, FakeCloud, Settings]) -> None:
     live, cloud, settings = routed
     try:
