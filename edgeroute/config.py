@@ -347,6 +347,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{n} is defined twice")
             seen.add(n)
         known = set(names)
+        for where, ref in self.target_refs():
+            if ref not in known and not ref.startswith("local/"):
+                raise ValueError(
+                    f"{where}: {ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})"
+                )
+        return self
+
+    def target_refs(self) -> list[tuple[str, str]]:
+        """``(where, target)`` for every target the config names: fallbacks, task routes, the savings
+        reference (cloud ones are checked here; local ones by ``config validate``, which knows the models
+        pulled and shipped)."""
         refs = [("router.default_fallbacks", r) for r in self.router.default_fallbacks]
         for m in self.cloud:
             refs += [(f"cloud {m.name!r} fallbacks", r) for r in m.fallbacks or []]
@@ -355,12 +366,7 @@ class Settings(BaseSettings):
             refs += [(f"router.routes {route.name!r}", r) for r in targets]
         if self.savings.reference:
             refs.append(("savings.reference", self.savings.reference))
-        for where, ref in refs:
-            if ref not in known and not ref.startswith("local/"):
-                raise ValueError(
-                    f"{where}: {ref} names no configured model (known: {', '.join(sorted(known)) or 'none'})"
-                )
-        return self
+        return refs
 
     def premium_model(self) -> CloudModelConfig | None:
         """The reference premium model: the first cloud model of tier premium."""

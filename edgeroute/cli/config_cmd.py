@@ -79,20 +79,6 @@ def validate(config_path: Path | None) -> None:
     click.echo(f"{source}: OK")
 
 
-def _local_target_refs(settings: Settings) -> list[tuple[str, str]]:
-    """``(where, target)`` for every ``local/...`` target the config names (the cloud ones are checked
-    when the settings load: their names are all in the file)."""
-    refs = [("router.default_fallbacks", r) for r in settings.router.default_fallbacks]
-    for model in settings.cloud:
-        refs += [(f"cloud {model.name!r} fallbacks", r) for r in model.fallbacks or []]
-    for route in settings.router.routes:
-        targets = ([] if route.target == "auto" else [route.target]) + route.fallbacks
-        refs += [(f"router.routes {route.name!r}", r) for r in targets]
-    if settings.savings.reference:
-        refs.append(("savings.reference", settings.savings.reference))
-    return [(where, ref) for where, ref in refs if ref.startswith("local/")]
-
-
 def _known_local_names(settings: Settings, paths: Paths) -> set[str]:
     """The names the daemon would serve as local/NAME, found without reading a model file: ``[[local]]``
     entries, pulled models' manifests, and the starter models whose packages are installed."""
@@ -110,7 +96,7 @@ def _known_local_names(settings: Settings, paths: Paths) -> set[str]:
 
 
 def _unknown_local_targets(settings: Settings, paths: Paths) -> list[str]:
-    refs = _local_target_refs(settings)
+    refs = [(where, ref) for where, ref in settings.target_refs() if ref.startswith("local/")]
     if not refs:
         return []
     known = _known_local_names(settings, paths)
