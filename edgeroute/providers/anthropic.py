@@ -43,6 +43,7 @@ from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError, UpstreamRateLimited
 from edgeroute.providers.base import target_label
 from edgeroute.providers.http import UpstreamClient
+from edgeroute.providers.output_schema import anthropic_format_of
 from edgeroute.providers.tokens import CompletionCounter, estimate_prompt_tokens
 from edgeroute.providers.upstream import (
     Deadline,
@@ -75,7 +76,15 @@ READ_BLOCKS = ("text", "tool_use", *THINKING_PARTS)
 # Fields of req.extra passed on: a Messages API client's own fields, and from an OpenAI client's extras
 # only what means the same here (its ``metadata`` and ``service_tier`` take other values).
 PASSTHROUGH: dict[Wire, tuple[str, ...]] = {
-    "anthropic": ("top_k", "metadata", "thinking", "service_tier", "output_config", "context_management"),
+    "anthropic": (
+        "top_k",
+        "metadata",
+        "thinking",
+        "service_tier",
+        "output_config",
+        "output_format",
+        "context_management",
+    ),
     "openai": ("top_k",),
 }
 ERROR_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429, "timeout_error": 504}
@@ -236,6 +245,9 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
     if "thinking" in body and _continues_tool_loop_unthought(turns):
         del body["thinking"]
+    schema_format = anthropic_format_of(req.extra.get("response_format")) if req.wire == "openai" else None
+    if schema_format is not None:  # an OpenAI client's JSON schema, as Anthropic's structured output
+        body["output_config"] = {"format": schema_format}
     body.update(
         model=model.model, messages=turns, max_tokens=req.max_tokens or DEFAULT_MAX_TOKENS, stream=True
     )

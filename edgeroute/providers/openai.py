@@ -81,10 +81,13 @@ def message_to_openai(message: Message, wire: Wire = "openai") -> dict[str, Any]
 
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     """The ``/chat/completions`` body: an OpenAI client's ``req.extra`` passes through (a Messages API
-    client's never does: its fields mean nothing here), the fields edgeroute knows win. The token limit
+    client's does not: its fields mean nothing here, but for the JSON schema its ``output_config``
+    asked for, which the edge gave the internal ``response_format``), the fields edgeroute knows win. The token limit
     goes under the name the model is configured with, else the one the client used, else ``max_tokens``
     (the older name, which every compatible server accepts)."""
     body: dict[str, Any] = dict(req.extra) if req.wire == "openai" else {}
+    if req.wire == "anthropic" and "response_format" in req.extra:  # from output_config.format
+        body["response_format"] = req.extra["response_format"]
     stream_options = body.get("stream_options")
     body.update(
         model=model.model,

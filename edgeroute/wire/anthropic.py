@@ -11,7 +11,9 @@ the raw ``tool_choice`` (``disable_parallel_tool_use``), turns holding server to
 (``server_tool_use``, ``web_search_tool_result``...) or documents, and tool results holding images or
 documents (their images reach other backends in the user turn after the results). An Anthropic upstream's
 server tool blocks reach Anthropic clients in their place in the answer, with its ``pause_turn``; other
-clients get the text around them. Text blocks' ``citations`` in an answer are dropped."""
+clients get the text around them. Text blocks' ``citations`` in an answer are dropped. A JSON schema the
+answer must match (``output_config.format``, the beta's ``output_format``) reaches every backend: as sent
+to Anthropic, as ``response_format`` to the others."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from edgeroute.chat import (
     Usage,
     new_id,
 )
+from edgeroute.providers.output_schema import response_format_of
 from edgeroute.providers.tokens import estimate_prompt_tokens
 from edgeroute.wire.anthropic_models import CountTokensRequest, MessagesRequest
 from edgeroute.wire.collect import Collected
@@ -42,7 +45,15 @@ from edgeroute.wire.collect import Collected
 STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 # Messages API fields edgeroute does not interpret, kept in ChatRequest.extra for Anthropic upstreams
 # (providers of another kind leave them out).
-ANTHROPIC_EXTRAS = ("top_k", "metadata", "thinking", "service_tier", "output_config", "context_management")
+ANTHROPIC_EXTRAS = (
+    "top_k",
+    "metadata",
+    "thinking",
+    "service_tier",
+    "output_config",
+    "output_format",
+    "context_management",
+)
 # System (and tool result) blocks that become one string keep a paragraph break between them: Claude
 # Code sends its system prompt as several blocks, which glued together would run into one sentence.
 BLOCK_SEPARATOR = "\n\n"
@@ -221,6 +232,10 @@ def _extras(body: MessagesRequest) -> dict[str, Any]:
         extra["tools"] = [t.model_dump(exclude_unset=True) for t in body.tools]
     if body.tool_choice:
         extra["tool_choice"] = body.tool_choice
+    # The schema the answer must match, also for local and OpenAI-compatible targets (internal shape).
+    response_format = response_format_of(extra.get("output_config"), extra.get("output_format"))
+    if response_format is not None:
+        extra["response_format"] = response_format
     return extra
 
 
