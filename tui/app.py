@@ -73,7 +73,7 @@ class EdgerouteTui(App[None]):
             with TabPane("1 Overview", id="overview"):
                 yield OverviewPane(id="overview-pane")
             with TabPane("2 Requests", id="requests"):
-                yield RequestsPane(self.settings.request_limit, id="requests-pane")
+                yield RequestsPane(self.settings.request_limit, self.api.base_url, id="requests-pane")
             with TabPane("3 Models", id="models"):
                 yield ModelsPane(id="models-pane")
             with TabPane("4 Router", id="router"):

@@ -127,6 +127,7 @@ class LocalModel:
     role: str | None
     context_length: int | None
     memory_mb: float | None = None
+    size_mb: float | None = None  # the GGUF on disk
     keep_alive_left_s: float | None = None
     tokens_per_s: float | None = None
     queue_depth: int | None = None
@@ -191,6 +192,7 @@ def local_models(models_doc: dict[str, Any], engine_doc: dict[str, Any] | None) 
                 role=entry.get("role"),
                 context_length=int(context) if isinstance(context, int) else None,
                 memory_mb=numbers.get("memory_mb"),
+                size_mb=_mb(entry, "size_mb", "size_bytes"),
                 keep_alive_left_s=numbers.get("keep_alive_left_s"),
                 tokens_per_s=numbers.get("tokens_per_s"),
                 queue_depth=numbers.get("queue_depth"),

@@ -197,6 +197,7 @@ async def list_models(request: Request) -> dict[str, Any]:
                 "loaded": m.loaded,
                 "role": m.role or ("embed" if m.is_embedding else "chat"),
                 "context_length": m.n_ctx,
+                "size_bytes": m.info.file_size,
             }
         )
     for c in services.targets().cloud.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import anthropic
 import httpx
@@ -104,9 +105,12 @@ def test_claude_codes_max_tokens_of_32000_is_served_by_the_local_model(local_ser
         assert any(event.type == "content_block_delta" for event in stream)  # then hang up: it stops
 
 
-def test_models_list(local_server: LiveServer) -> None:
-    ids = [m.id for m in oai(local_server).models.list()]
+def test_models_list(local_server: LiveServer, starter_gguf: Path) -> None:
+    models = {m.id: m for m in oai(local_server).models.list()}
+    ids = list(models)
     assert ids[0] == "auto" and "local/gemma3-270m" in ids and all(ids)
+    local = models["local/gemma3-270m"].model_dump()
+    assert local["size_bytes"] == starter_gguf.stat().st_size  # the TUI's Size column
 
 
 def test_disconnect_mid_stream_frees_the_model(local_server: LiveServer) -> None:

@@ -163,6 +163,7 @@ MODELS = {
             "loaded": True,
             "role": "chat",
             "context_length": 32768,
+            "size_bytes": 253000000,
         },
         {
             "id": "local/qwen2.5-coder-0.5b",
@@ -170,6 +171,7 @@ MODELS = {
             "loaded": False,
             "role": "code",
             "context_length": 32768,
+            "size_bytes": 398000000,
         },
         {
             "id": "local/all-minilm",
@@ -177,6 +179,7 @@ MODELS = {
             "loaded": False,
             "role": "embed",
             "context_length": 512,
+            "size_bytes": 24000000,
         },
         {"id": "cloud/gpt-4o", "object": "model", "loaded": None, "role": None},
     ],

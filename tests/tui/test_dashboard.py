@@ -8,7 +8,7 @@ from edgeroute.tui.api import ApiClient
 from edgeroute.tui.app import create_app
 from edgeroute.tui.panes.requests import RequestsPane
 from edgeroute.tui.settings import TuiSettings
-from tests.tui.conftest import AppFactory
+from tests.tui.conftest import SHOWN_URL, AppFactory
 from tests.tui.fixed_daemon import NOW, STATS, FixedDaemon, make_row
 from tests.tui.screen import first_load, screen_text, wait_for, wait_for_text
 
@@ -75,6 +75,23 @@ async def test_a_new_request_appears_at_the_top_of_the_table(
             lambda: sum(1 for path, _ in fixed_daemon.seen if path == "/api/stats") > stats_calls,
             what="stats reload",
         )
+
+
+async def test_an_empty_table_says_where_to_point_a_client_until_the_first_request(
+    fixed_daemon: FixedDaemon, make_app: AppFactory
+) -> None:
+    with fixed_daemon.lock:
+        fixed_daemon.rows.clear()
+    app = make_app(fixed_daemon)
+    async with app.run_test(size=(130, 30)) as pilot:
+        await first_load(app)
+        await pilot.press("2")
+        text = await wait_for_text(pilot, "No requests yet")
+        assert f"{SHOWN_URL}/v1 (OpenAI API)" in " ".join(text.split())
+        await wait_for(pilot, lambda: fixed_daemon.subscriber_count() == 1, what="the event stream")
+        fixed_daemon.publish(make_row(1, time=NOW + 5, client="zed-editor"))
+        await wait_for_text(pilot, "zed-editor")
+        assert "No requests yet" not in screen_text(app)
 
 
 async def test_selecting_a_row_shows_the_whole_reason_score_and_fallback_trail(

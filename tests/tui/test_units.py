@@ -89,6 +89,7 @@ def test_local_models_join_both_engine_shapes() -> None:
         and gemma.memory_mb == 312.0
         and gemma.keep_alive_left_s == 245.0
         and gemma.requests == 42
+        and round(gemma.size_mb or 0) == 241  # size_bytes from /v1/models
     )
     engine_own = {
         "models": [

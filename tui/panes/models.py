@@ -20,7 +20,7 @@ from ..rows import LocalModel
 
 COLUMNS = (
     ("name", "Model"),
-    ("downloaded", "Disk"),
+    ("size", "Size"),
     ("loaded", "Loaded"),
     ("memory", "Memory"),
     ("keep", "Keep-alive"),
@@ -33,7 +33,7 @@ COLUMNS = (
 def cells(model: LocalModel) -> tuple[object, ...]:
     return (
         Text(model.name),
-        Text("✓", style="green"),
+        Text(fmt.megabytes(model.size_mb), justify="right"),
         Text("● loaded", style="green") if model.loaded else Text("○ idle", style="dim"),
         Text(fmt.megabytes(model.memory_mb), justify="right"),
         Text(fmt.duration(model.keep_alive_left_s) if model.loaded else "—", justify="right"),

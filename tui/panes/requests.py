@@ -13,7 +13,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from .. import fmt
@@ -142,16 +142,26 @@ class RequestsTable(DataTable[object]):
     BINDINGS: ClassVar[list[BindingType]] = [("enter", "select_cursor", "Details")]
 
 
+def empty_hint(base_url: str) -> str:
+    """What an empty table says: a first-time user's next step is to point a client at the daemon."""
+    return (
+        f"No requests yet. Point a client at {base_url}/v1 (OpenAI API) or {base_url} (Anthropic API)"
+        " with model auto; docs/clients.md has the settings for each IDE."
+    )
+
+
 class RequestsPane(Vertical):
-    def __init__(self, limit: int, **kw: object) -> None:
+    def __init__(self, limit: int, base_url: str, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.limit = limit
+        self.base_url = base_url
         self.rows: dict[str, RequestRow] = {}
         self.table_layout = WIDE
 
     def compose(self) -> ComposeResult:
         self.table_layout = layout_for(self.app.size.width - 2)  # the tab's padding; on_resize keeps it right
         yield self._new_table()
+        yield Static(empty_hint(self.base_url), id="requests-empty")
 
     def _new_table(self) -> RequestsTable:
         table = RequestsTable(id="requests-table", cursor_type="row", zebra_stripes=True)
@@ -174,7 +184,7 @@ class RequestsPane(Vertical):
         selected, focused = self._cursor_key(), old.has_focus
         await old.remove()
         table = self._new_table()
-        await self.mount(table)
+        await self.mount(table, before=0)
         for key, row in self.rows.items():  # rows that arrived meanwhile are in self.rows
             table.add_row(*cells(row, layout), key=key)
         self._sort(table, selected)
@@ -194,6 +204,7 @@ class RequestsPane(Vertical):
             added += 1
         if not added:
             return 0
+        self.query_one("#requests-empty").display = False
         if len(self.rows) > self.limit:
             for key in sorted(self.rows, key=lambda k: self.rows[k].time)[: len(self.rows) - self.limit]:
                 del self.rows[key]
