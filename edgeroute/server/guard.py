@@ -58,6 +58,14 @@ class RequestGuard:
         self.tokens = [(t.encode(), name) for t, name in tokens.items()]
         self.max_body = max_body_bytes
 
+    def _too_large(self) -> str:
+        """The 413's message, with the setting that raises the limit (a long session with screenshots
+        outgrows the default; Anthropic's own limit is 32 MB)."""
+        return (
+            f"Request body is over the {self.max_body / 2**20:g} MB limit"
+            " (raise server.max_body_mb in the config to accept it)"
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -122,14 +130,12 @@ class RequestGuard:
                 await deny(415, "unsupported_media_type", "Request bodies must be sent as application/json")
                 return
             if length > self.max_body:
-                await deny(413, "request_too_large", f"Request body is over the {self.max_body} byte limit")
+                await deny(413, "request_too_large", self._too_large())
                 return
             if length < 0:  # chunked: buffer up to the limit, then replay
                 body, too_big = await _read_limited(receive, self.max_body)
                 if too_big:
-                    await deny(
-                        413, "request_too_large", f"Request body is over the {self.max_body} byte limit"
-                    )
+                    await deny(413, "request_too_large", self._too_large())
                     return
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)

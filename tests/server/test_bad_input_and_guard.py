@@ -119,7 +119,8 @@ def test_anthropic_blocks_of_the_wrong_shape_are_400_not_500(
 
 def test_body_over_limit_is_413(local_server: LiveServer) -> None:
     big = {"model": "auto", "messages": [{"role": "user", "content": "x" * 100_000}]}
-    openai_error(httpx.post(local_server.url + CHAT, json=big), 413, "request_too_large")
+    error = openai_error(httpx.post(local_server.url + CHAT, json=big), 413, "request_too_large")
+    assert "server.max_body_mb" in str(error["message"])  # says how to raise it
 
     def chunked() -> Iterator[bytes]:  # no Content-Length: counted while reading
         yield b'{"model": "auto", "messages": [{"role": "user", "content": "'
