@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "tool_calls"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+"""Why an answer ended; ``content_filter``: the provider's filter or the model itself refused (OpenAI's
+``content_filter``, Anthropic's ``refusal``)."""
 Wire = Literal["openai", "anthropic"]
 # An Anthropic prompt-cache breakpoint (``{"type": "ephemeral"}``), kept where the client put it.
 CacheControl = dict[str, Any]

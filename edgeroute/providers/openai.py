@@ -47,7 +47,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "length": "length",
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
-    "content_filter": "stop",
+    "content_filter": "content_filter",
 }
 
 

@@ -42,7 +42,12 @@ from edgeroute.providers.tokens import estimate_prompt_tokens
 from edgeroute.wire.anthropic_models import CountTokensRequest, MessagesRequest
 from edgeroute.wire.collect import Collected
 
-STOP_REASONS: dict[str, str] = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+STOP_REASONS: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
 # Messages API fields edgeroute does not interpret, kept in ChatRequest.extra for Anthropic upstreams
 # (providers of another kind leave them out).
 ANTHROPIC_EXTRAS = (

@@ -43,6 +43,11 @@ from edgeroute.wire.responses_models import ResponsesRequest
 
 ROLES: dict[str, Any] = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
 ITEM_KINDS = "message, function_call, function_call_output, reasoning"
+# Answers that end short, as the Responses API words why (``incomplete_details.reason``).
+INCOMPLETE: dict[FinishReason | None, str] = {
+    "length": "max_output_tokens",
+    "content_filter": "content_filter",
+}
 NAMESPACE_JOIN = "__"  # function names allow [A-Za-z0-9_-] only (OpenAI and Anthropic alike)
 
 
@@ -296,13 +301,13 @@ def _response(
     finish: FinishReason | None = None,
     usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    incomplete = status == "incomplete" or finish == "length"
+    incomplete = status == "incomplete" or finish in INCOMPLETE
     return {
         "id": response_id,
         "object": "response",
         "created_at": created,
         "status": "incomplete" if incomplete else status,
-        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "incomplete_details": {"reason": INCOMPLETE.get(finish, "max_output_tokens")} if incomplete else None,
         "error": None,
         "model": model,
         "output": output,
@@ -450,13 +455,14 @@ class ResponsesStreamer:
 
     def end(self, usage_extra: dict[str, Any] | None = None) -> bytes:
         out = self._close()
-        status = "incomplete" if self._finish == "length" else "completed"
+        status = "incomplete" if self._finish in INCOMPLETE else "completed"
         final = _response(
             self.id,
             self.created,
             self.model,
             self._output,
             status=status,
+            finish=self._finish,
             usage=usage_json(self.usage, usage_extra),
         )
         return out + self._event(f"response.{status}", {"response": final})

@@ -114,6 +114,12 @@ class Reply:
     # other whole in its content_block_start. OpenAI answers still use ``text``.
     content: list[dict[str, Any]] | None = None
     stop_reason: str | None = None  # Anthropic: this stop_reason (``pause_turn``...) instead of the usual
+    finish_reason: str | None = (
+        None  # OpenAI: this finish_reason (``content_filter``...) instead of the usual
+    )
+
+    def openai_finish(self) -> str:
+        return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
 
     def anthropic_stop(self) -> tuple[str, str | None]:
         """(stop_reason, stop_sequence) as the Messages API reports them."""
@@ -330,9 +336,7 @@ class FakeCloud:
             "object": "chat.completion",
             "created": 1700000000,
             "model": model,
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": "tool_calls" if r.tool_calls else "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": r.openai_finish()}],
         }
         if r.usage:
             out["usage"] = self._usage_openai()
@@ -371,7 +375,7 @@ class FakeCloud:
             )
             for piece in r.argument_chunks(arguments):
                 yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-        yield chunk({}, "tool_calls" if r.tool_calls else "stop")
+        yield chunk({}, r.openai_finish())
 
     async def _openai_stream(
         self, request: Request, model: str, include_usage: bool, fault: Fault | None
