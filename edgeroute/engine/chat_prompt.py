@@ -4,6 +4,8 @@ Order of preference: an explicit ``chat_format`` from the config (a Jinja templa
 llama.cpp's built-in templates such as ``chatml``, ``gemma``, ``llama3``), then the GGUF's own
 ``tokenizer.chat_template`` rendered with Jinja exactly as transformers would, then llama.cpp's built-in
 template for the model family (some GGUFs, the Gemma 3 270M starter among them, carry no template).
+A template that cannot place a system message after the first turn (a strict Jinja one raises; llama.cpp's
+Gemma moves or drops it) gets the conversation with such messages folded into the user turn beside them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ChatPromptBuilder:
     ) -> None:
         self._jinja: Any = None
         self._builtin: bytes | None = None
+        self._fold_system = False  # a built-in template that moves or drops a later system message
         source = override or gguf_template
         if source is not None and looks_like_jinja(source):
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -55,10 +58,13 @@ class ChatPromptBuilder:
             self._builtin = name.encode("utf-8")
             self.describe = f"llama.cpp:{name}"
             self.render([{"role": "user", "content": "hi"}])  # an unknown name fails at load, not per request
+            self._fold_system = not _keeps_later_system_in_place(self._builtin)
 
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         if self._jinja is None:
             assert self._builtin is not None
+            if self._fold_system and any(m["role"] == "system" for m in messages[1:]):
+                messages = alternating(messages)
             return _apply_builtin(self._builtin, messages)
         try:
             return self._render_jinja(messages, tools)
@@ -97,6 +103,27 @@ def alternating(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _plain(message: dict[str, Any]) -> bool:
     return message["role"] in ("system", "user", "assistant") and not (
         message.get("tool_calls") or message.get("tool_call_id")
+    )
+
+
+def _keeps_later_system_in_place(name: bytes) -> bool:
+    """Whether llama.cpp's built-in template renders a system message after the first turn where it
+    stands. Gemma's holds one back until the next user turn: it jumps past the assistant turn between, and
+    a trailing one (Claude Code ends its first request with one) is dropped. Such templates get the
+    conversation :func:`alternating`. Asked of the template itself, so new built-ins need no list here."""
+    between = _apply_builtin(
+        name,
+        [
+            {"role": "user", "content": "AAA"},
+            {"role": "system", "content": "MMM"},
+            {"role": "assistant", "content": "BBB"},
+        ],
+    )
+    last = _apply_builtin(name, [{"role": "user", "content": "AAA"}, {"role": "system", "content": "MMM"}])
+    return (
+        "MMM" in last
+        and "MMM" in between
+        and between.index("AAA") < between.index("MMM") < between.index("BBB")
     )
 
 

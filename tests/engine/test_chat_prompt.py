@@ -59,3 +59,50 @@ def test_a_conversation_the_template_accepts_is_rendered_as_sent() -> None:
     assert builder.render([{"role": "user", "content": "hi"}]) == "<user>hi</user><assistant>"
     with pytest.raises(ChatTemplateError, match="must alternate"):
         builder.render([{"role": "assistant", "content": "first"}])  # no reshaping makes this one valid
+
+
+def builtin(name: str | None, architecture: str = "gemma3") -> ChatPromptBuilder:
+    return ChatPromptBuilder(
+        gguf_template=None, override=name, architecture=architecture, bos_token="", eos_token=""
+    )
+
+
+def test_llama_cpps_gemma_template_keeps_a_trailing_system_message_in_the_last_user_turn() -> None:
+    """The starter uses llama.cpp's built-in Gemma template, which dropped a trailing system message (Claude
+    Code's first request ends with one, listing its agents)."""
+    prompt = builtin(None).render(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "List the files."},
+            {"role": "system", "content": "Agents: Explore."},
+        ]
+    )
+    assert "Agents: Explore." in prompt
+    assert (
+        prompt.index("List the files.")
+        < prompt.index("Agents: Explore.")
+        < prompt.rindex("<start_of_turn>model")
+    )
+
+
+def test_llama_cpps_gemma_template_keeps_a_later_system_message_before_the_next_answer() -> None:
+    prompt = builtin("gemma").render(
+        [
+            {"role": "user", "content": "List the files."},
+            {"role": "system", "content": "Agents: Explore."},
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": "Read one."},
+        ]
+    )
+    assert prompt.index("List the files.") < prompt.index("Agents: Explore.") < prompt.index("Done.")
+
+
+def test_a_built_in_template_that_takes_system_turns_anywhere_gets_them_as_sent() -> None:
+    messages = [
+        {"role": "user", "content": "List the files."},
+        {"role": "system", "content": "Agents: Explore."},
+    ]
+    assert builtin("chatml").render(messages) == (
+        "<|im_start|>user\nList the files.<|im_end|>\n<|im_start|>system\nAgents: Explore.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )

@@ -399,6 +399,13 @@ def test_a_system_message_inside_messages_as_claude_code_sends_it(live: LiveServ
 
     local = client.messages.create(model="local/gemma3-270m", messages=CLAUDE_CODE_TURNS, **extra)
     assert local.model == "local/gemma3-270m" and local.usage.output_tokens > 0
+    # The local model read the trailing system message too (its template used to drop it).
+    without = client.messages.create(model="local/gemma3-270m", messages=CLAUDE_CODE_TURNS[:-1], **extra)
+
+    def prompt_tokens(usage: Any) -> int:  # a prefix the local model had cached counts apart
+        return int(usage.input_tokens + (usage.cache_read_input_tokens or 0))
+
+    assert prompt_tokens(local.usage) > prompt_tokens(without.usage) + 5
     counted = client.messages.count_tokens(model="cloud/claude", messages=CLAUDE_CODE_TURNS)
     assert counted.input_tokens > 5
 
