@@ -5,13 +5,14 @@ an in-memory keyring)."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
 from edgeroute.errors import EdgerouteError, UnsupportedByModel
-from edgeroute.providers.tokens import estimate_prompt_tokens, estimate_tokens
+from edgeroute.providers.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens, estimate_tokens
 from edgeroute.server.gateway import Targets, resolve_model
 from edgeroute.server.respond import Done, Outcome
 
@@ -195,7 +196,11 @@ class Services:
     ) -> dict[str, Any]:
         from edgeroute.ledger import LedgerRecord
 
-        usage = outcome.usage or Usage(estimate_tokens(prompt), 0, estimated=True)
+        # No usage from the backend (the client left mid-stream, or it never reports any): estimated, with
+        # what was streamed before, which the provider bills too.
+        usage = outcome.usage or Usage(
+            estimate_tokens(prompt), math.ceil(outcome.generated_chars / CHARS_PER_TOKEN), estimated=True
+        )
         tier: Literal["local", "cloud"] = "local" if served.startswith("local/") else "cloud"
         money = self.prices.account(
             tier=tier, served_model=served, usage=usage, seconds=outcome.latency_ms / 1000

@@ -179,11 +179,16 @@ def test_a_client_that_goes_away_mid_stream_closes_the_upstream_and_is_recorded(
         json={"model": "cloud/gpt", "messages": MSG, "stream": True},
         timeout=30,
     ) as r:
+        words = 0
         for line in r.iter_lines():
-            if '"content":"word' in line:
-                break  # leave after the first token
+            words += '"content":"word' in line
+            if words == 8:
+                break  # leave after 8 tokens of "word "
     deadline = time.monotonic() + 10
     while stack.row_count() == before and time.monotonic() < deadline:
         time.sleep(0.05)
     row = stack.last_row()
     assert row["status"] == 499 and row["error"] == "client_disconnected"
+    # What streamed before the client left is billed upstream: it is counted (estimated), not 0.
+    assert row["completion_tokens"] >= 8 * 5 // 4 and row["estimated"]
+    assert row["cost_usd"] > 0
