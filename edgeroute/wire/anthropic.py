@@ -157,8 +157,10 @@ def _convert_message(role: str, content: str | list[dict[str, Any]]) -> list[Mes
     parts = tool_images + parts
     blocks = _native_blocks(role, content) if native or tool_images else None
     if parts or calls or blocks is not None:
-        # Plain text stays one string unless a block marks a cache breakpoint inside it.
-        plain = all(p["type"] == "text" and "cache_control" not in p for p in parts)
+        # One plain text block is one string; several stay blocks, as sent: Anthropic's prompt cache
+        # matches the rendered prompt, and this turn must render the same after the client moves its
+        # breakpoint on (other backends join the text).
+        plain = len(parts) <= 1 and all(p["type"] == "text" and "cache_control" not in p for p in parts)
         body: str | list[dict[str, Any]] = "".join(p["text"] for p in parts) if plain else parts
         message = Message(
             role="user" if role == "user" else "assistant", content=body, tool_calls=calls or None

@@ -138,6 +138,23 @@ def test_cache_breakpoints_reach_an_anthropic_upstream_where_the_client_put_them
     ]  # fmt: skip
 
 
+def test_a_turn_keeps_its_blocks_after_claude_code_moves_the_breakpoint_on(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    """Anthropic's prompt cache matches the prompt as it was rendered: a turn sent as two text blocks
+    must reach it as two blocks in the next request too, after the client moved its breakpoint to a later
+    turn, or every turn from there on is a cache miss (and a cache write) again."""
+    later = claude_code("cloud/claude")
+    first = later["messages"][0]["content"]
+    del first[1]["cache_control"]  # the breakpoint has moved to the newest turn
+    later["messages"].append(
+        {"role": "user", "content": [{"type": "text", "text": "And Rome?", "cache_control": EPHEMERAL}]}
+    )
+    later["messages"][2]["content"][0].pop("cache_control")
+    post(live, "/v1/messages", later)
+    assert sent(cloud)["messages"][0] == {"role": "user", "content": first}
+
+
 def test_an_image_block_keeps_its_breakpoint(live: LiveServer, cloud: FakeCloud) -> None:
     image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
     content = [
