@@ -181,6 +181,13 @@ def to_anthropic_messages(
     return _system(messages), turns
 
 
+def _manual_thinking(thinking: Any) -> bool:
+    """Thinking with a fixed budget (``enabled``), under which Anthropic wants every turn of a tool loop
+    to start thinking. Under ``adaptive`` thinking the model may skip it, so a turn without it is valid as
+    it stands, and the thinking setting must stay the same through the loop."""
+    return isinstance(thinking, dict) and thinking.get("type") == "enabled"
+
+
 def _continues_tool_loop_unthought(turns: list[dict[str, Any]]) -> bool:
     """Whether the last turn answers tool calls of an assistant turn that does not start with a thinking
     block: with ``thinking`` on, Anthropic refuses that (400), and advises leaving ``thinking`` out. The
@@ -243,7 +250,7 @@ def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     system, turns = to_anthropic_messages(req.messages)
     body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
-    if "thinking" in body and _continues_tool_loop_unthought(turns):
+    if _manual_thinking(body.get("thinking")) and _continues_tool_loop_unthought(turns):
         del body["thinking"]
     schema_format = anthropic_format_of(req.extra.get("response_format")) if req.wire == "openai" else None
     if schema_format is not None:  # an OpenAI client's JSON schema, as Anthropic's structured output

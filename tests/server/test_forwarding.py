@@ -223,6 +223,16 @@ def test_thinking_is_left_out_where_a_tool_loop_continues_without_its_thinking_b
     assert (body["top_k"], body["metadata"]) == (5, {"user_id": "user_abc"})
 
 
+def test_adaptive_thinking_stays_on_through_a_tool_loop_whose_turn_skipped_thinking(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    """Under adaptive thinking (Claude Code on Opus 4.6 and later) Claude may answer a tool call without
+    thinking; Anthropic takes that turn back as it is and wants one thinking setting through the loop."""
+    adaptive = {"type": "adaptive"}
+    post(live, "/v1/messages", claude_code("cloud/claude", thinking=adaptive))
+    assert sent(cloud)["thinking"] == adaptive
+
+
 @pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
 def test_no_anthropic_field_reaches_an_openai_upstream(live: LiveServer, cloud: FakeCloud, path: str) -> None:
     request = fresh_turn("cloud/gpt") if path == "/v1/messages" else chat("cloud/gpt")
