@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeroute import __version__
 from edgeroute.errors import EdgerouteError, InvalidRequest
-from edgeroute.server.guard import ASGIApp, RequestGuard
+from edgeroute.server.guard import ASGIApp, RequestGuard, anthropic_shaped
 
 if TYPE_CHECKING:
     from edgeroute.config import Settings
@@ -27,7 +27,7 @@ log = logging.getLogger("edgeroute.server")
 
 
 def _is_anthropic(request: Request) -> bool:
-    return request.url.path.startswith("/v1/messages")
+    return anthropic_shaped(request.url.path, {k: b"" for k, _ in request.headers.raw})
 
 
 def error_response(request: Request, error: EdgerouteError) -> JSONResponse:

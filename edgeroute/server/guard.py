@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from edgeroute.errors import EdgerouteError
@@ -94,12 +94,10 @@ class RequestGuard:
         if "//" in path or (path[-1:] == "/" and path != "/"):  # cheap: a well-formed path costs two tests
             scope = canonical_scope(scope)
             path = scope["path"]
-        anthropic = path.startswith("/v1/messages")
 
         async def deny(status: int, code: str, message: str) -> None:
-            await send_error(
-                send, EdgerouteError(message, status=status, code=code, error_type=_type(status)), anthropic
-            )
+            error = EdgerouteError(message, status=status, code=code, error_type=_type(status))
+            await send_error(send, error, anthropic_shaped(path, dict(scope["headers"])))
 
         if _host_name(host.decode("latin-1")) not in self.allowed_hosts:
             await deny(403, "host_not_allowed", "Host header not allowed (add it to server.allowed_hosts)")
@@ -192,6 +190,14 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def anthropic_shaped(path: str, headers: Mapping[bytes, bytes]) -> bool:
+    """Whether an error goes out in Anthropic's shape: on the Messages API, and on the model list when
+    the Anthropic SDK asks (it sends ``anthropic-version``; both SDKs read ``/v1/models``)."""
+    if path.startswith("/v1/messages"):
+        return True
+    return path.startswith("/v1/models") and b"anthropic-version" in headers
 
 
 async def send_error(send: Send, error: EdgerouteError, anthropic: bool) -> None:

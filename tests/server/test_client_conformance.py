@@ -491,6 +491,16 @@ def test_model_lists_have_ids_for_every_client(live: LiveServer) -> None:
     assert (claude.type, claude.display_name) == ("model", "cloud/claude") and claude.created_at.year >= 2026
 
 
+def test_an_unknown_model_is_a_404_in_the_shape_of_the_sdk_that_asked(live: LiveServer) -> None:
+    with pytest.raises(anthropic.NotFoundError) as from_anthropic:
+        ant(live).models.retrieve("cloud/nope")
+    assert from_anthropic.value.body["type"] == "error"  # type: ignore[index]
+    assert from_anthropic.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError) as from_openai:
+        oai(live).models.retrieve("cloud/nope")
+    assert from_openai.value.body["code"] == "model_not_found"  # type: ignore[index]
+
+
 @pytest.mark.parametrize("path", ["/health", "/", "/v1/models", "/models"])
 def test_head_answers_like_get_without_a_body(live: LiveServer, path: str) -> None:
     r = httpx.head(live.url + path)
