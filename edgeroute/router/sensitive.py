@@ -64,8 +64,13 @@ _PLACEHOLDER = re.compile(
     )["']?$"""
 )
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]{1,64}@(?P<domain>[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+)\b")
+_EMAIL = re.compile(
+    r"\b(?P<local>[A-Za-z0-9._%+\-]{1,64})@(?P<domain>[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+)\b"
+)
 _RESERVED_DOMAINS = ("example.com", "example.org", "example.net", "test", "invalid", "localhost", "example")
+# Mailboxes no person reads (``noreply@``, GitHub's ``users.noreply.github.com``): tools put them in their
+# own prompts (Continue's "Co-Authored-By: Continue <noreply@continue.dev>"), where they are no one's data.
+_UNATTENDED = re.compile(r"^(?:no|do[._-]?not)[._-]?reply$")
 
 _CARD_CANDIDATE = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?![\d.])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -107,8 +112,11 @@ def _iban_valid(candidate: str) -> bool:
 def _has_email(text: str) -> bool:
     for match in _EMAIL.finditer(text):
         domain = match.group("domain").lower()
-        if not any(domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS):
-            return True
+        if any(domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS):
+            continue
+        if _UNATTENDED.match(match.group("local").lower()) or ".noreply." in f".{domain}.":
+            continue
+        return True
     return False
 
 

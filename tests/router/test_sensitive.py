@@ -26,6 +26,7 @@ POSITIVE = [
     ("iban", "wire it to GB82 WEST 1234 5698 7654 32 please"),
     ("ssn", "my SSN is 123-45-6789"),
     ("email", "write to jane.doe@gmail.com about the meeting"),
+    ("email", "noreply@continue.dev wrote, cc reply.to.me@gmail.com"),
 ]
 
 
@@ -41,6 +42,10 @@ NEGATIVE = [
     "Set password = changeme in the sample config.",
     "Write a function that checks whether a password is strong.",
     "contact support@example.com for help",
+    "Co-Authored-By: Continue <noreply@continue.dev>",  # in every Continue CLI system prompt
+    "Co-Authored-By: Claude <noreply@anthropic.com>",
+    "mail from no-reply@accounts.google.com and do-not-reply@bank.example.org",
+    "commit by 1234567+octocat@users.noreply.github.com",
     "the order number is 1234 5678 9012 3456",  # fails the Luhn check
     "Compute 3.14159265358979 times 2",
     "What is the capital of France?",
