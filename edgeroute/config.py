@@ -268,9 +268,9 @@ class RouterConfig(Section):
     moderate_share: Share | None = Field(None, description="With a cheap tier: share of requests it takes.")
     local_answer_room: PositiveInt = Field(
         4096,
-        description="Room for the answer a local model must have beyond the prompt: a client's max_tokens "
-        "counts up to this much (Claude Code asks for 32000 on every request). A longer local answer ends "
-        "at the model's context, with finish_reason length.",
+        description="The longest local answer, and the room a local model must have for it beyond the "
+        "prompt: a client's larger max_tokens, or none, counts as this much (Claude Code asks for 32000 on "
+        "every request). A local answer that reaches it ends with finish_reason length.",
     )
     adaptive_max_shift: Share = Field(0.1, description="Largest threshold shift from machine/budget state.")
     threshold: Share | None = Field(None, description="Fixed premium threshold (default: calibrated).")

@@ -256,7 +256,8 @@ class Dispatcher:
             if tier == "cloud":
                 model, stream = await self._open_cloud(name, target, req, walk)
             else:
-                stream = self.local.stream_chat(name, req, want_stats=cascade)
+                local_req = local_capped(req, self.settings.router.local_answer_room)
+                stream = self.local.stream_chat(name, local_req, want_stats=cascade)
         except _Skip as skip:
             walk.add(Attempt(target, skip.code, message=skip.message), skip.error)
             return None
@@ -393,6 +394,16 @@ def capped_to(model: CloudModelConfig, req: ChatRequest) -> ChatRequest:
         else:
             del extra["thinking"]
     return dataclasses.replace(req, max_tokens=cap, extra=extra)
+
+
+def local_capped(req: ChatRequest, room: int) -> ChatRequest:
+    """``req`` with its token limit at most ``room`` (``router.local_answer_room``) for a local model. A
+    client's ``max_tokens`` is a ceiling (Claude Code and opencode ask for 32000, Aider for none), and a
+    small model that falls into a loop would otherwise write until its context is full: minutes of
+    tokens. The answer that reaches the cap ends with ``length``."""
+    if req.max_tokens is not None and req.max_tokens <= room:
+        return req
+    return dataclasses.replace(req, max_tokens=room)
 
 
 def _describe(attempt: Attempt, retries: int = 0) -> str:

@@ -101,6 +101,22 @@ def _worker_error(code: str, message: str, name: str) -> errors.EdgerouteError:
     return errors.LocalError(text, code=code if code.startswith("local_") else None)
 
 
+def _without_tools(name: str, req: ChatRequest) -> None:
+    """A model without tool support answers a request with tools in text, the tools left out (an agent's
+    question still gets an answer); a ``tool_choice`` that demands a call cannot be met, so it is refused
+    with the way out."""
+    if req.tool_choice == "required" or isinstance(req.tool_choice, dict):
+        raise errors.UnsupportedByModel(
+            f"local/{name} cannot call tools, and tool_choice requires a call: set supports_tools = true in "
+            "its [[local]] entry if its chat template handles tools, or use a cloud model",
+            code="tools_not_supported",
+            param="tool_choice",
+        )
+    log.info(
+        "local/%s has no tool support: answering without the request's %d tools", name, len(req.tools or [])
+    )
+
+
 class LocalEngine:
     """Local GGUF models behind one async API (see the module docstring)."""
 
@@ -208,6 +224,8 @@ class LocalEngine:
             raise errors.UnsupportedByModel(
                 f"local/{model.name} cannot read images", code="images_not_supported"
             )
+        if req.tools and not model.supports_tools:
+            _without_tools(model.name, req)
         job = GenerateJob(
             kind="chat",
             messages=[_message_dict(m) for m in req.messages],
