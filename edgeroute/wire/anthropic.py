@@ -62,6 +62,7 @@ ANTHROPIC_EXTRAS = (
 # System (and tool result) blocks that become one string keep a paragraph break between them: Claude
 # Code sends its system prompt as several blocks, which glued together would run into one sentence.
 BLOCK_SEPARATOR = "\n\n"
+BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 def _text_of(blocks: str | list[dict[str, Any]] | None) -> str:
@@ -202,7 +203,11 @@ def _tool_choice(choice: dict[str, Any] | None, tools: list[Tool] | None) -> Any
 
 
 def _system(system: str | list[dict[str, Any]] | None) -> Message | None:
-    """The system prompt as one message: text, or its text blocks when one marks a cache breakpoint."""
+    """The system prompt as one message: text, or its text blocks when one marks a cache breakpoint.
+    Claude Code's attribution block (``x-anthropic-billing-header: cc_version=...``) is metadata, not
+    instructions: a local model read it back in its answers, so it reaches no model."""
+    if isinstance(system, list):
+        system = [b for b in system if not str(b.get("text", "")).startswith(BILLING_HEADER)]
     if isinstance(system, list) and any("cache_control" in b for b in system):
         blocks = [
             _with_cache_control({"type": "text", "text": b.get("text", "")}, b)

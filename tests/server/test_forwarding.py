@@ -138,6 +138,29 @@ def test_cache_breakpoints_reach_an_anthropic_upstream_where_the_client_put_them
     ]  # fmt: skip
 
 
+BILLING = {
+    "type": "text",
+    "text": "x-anthropic-billing-header: cc_version=2.1.197.3aa; cc_entrypoint=sdk-cli;",
+}
+
+
+@pytest.mark.parametrize("model", ["cloud/claude", "cloud/gpt"])
+def test_claude_codes_billing_header_block_reaches_no_model(
+    live: LiveServer, cloud: FakeCloud, model: str
+) -> None:
+    """Claude Code 2.1 opens its system prompt with an attribution block; the local model read it back in
+    its answers. It is metadata: no backend gets it, the rest of the system prompt arrives as before."""
+    request = claude_code(model)
+    request["system"].insert(0, BILLING)
+    post(live, "/v1/messages", request)
+    body = sent(cloud)
+    assert "x-anthropic-billing-header" not in json.dumps(body)
+    if model == "cloud/claude":
+        assert body["system"] == CLAUDE_CODE_SYSTEM
+    else:
+        assert body["messages"][0] == {"role": "system", "content": "You are Claude Code.\n\nBe concise."}
+
+
 def test_a_turn_keeps_its_blocks_after_claude_code_moves_the_breakpoint_on(
     live: LiveServer, cloud: FakeCloud
 ) -> None:
