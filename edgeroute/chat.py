@@ -210,7 +210,8 @@ class Usage:
     """Token counts of one answer. ``prompt_tokens`` includes every prompt token (OpenAI's convention):
     ``cached_tokens`` read from a prompt cache and ``cache_write_tokens`` written to one (Anthropic bills
     writes above the input price), of which ``cache_write_1h_tokens`` went to a 1-hour cache (billed
-    higher than the default 5-minute one)."""
+    higher than the default 5-minute one). ``web_searches``: searches the provider ran for the answer
+    (Anthropic's web search server tool, billed per search on top of the tokens)."""
 
     prompt_tokens: int
     completion_tokens: int
@@ -218,6 +219,7 @@ class Usage:
     estimated: bool = False
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    web_searches: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -173,6 +173,11 @@ class CloudModelConfig(Section):
         description="USD per 1M tokens written to a 5-minute prompt cache (1-hour writes: 1.6x this); "
         "default: 1.25x the input price, as Anthropic bills.",
     )
+    price_web_search: NonNegative | None = Field(
+        None,
+        description="USD per web search the provider runs for an answer; default: Anthropic's $0.01 "
+        "for Anthropic models (none other reports searches).",
+    )
     context_window: PositiveInt | None = None
     supports_tools: bool = True
     supports_images: bool = True

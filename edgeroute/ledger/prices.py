@@ -58,6 +58,8 @@ class TokenUsage(Protocol):
     def cache_write_tokens(self) -> int: ...
     @property
     def cache_write_1h_tokens(self) -> int: ...
+    @property
+    def web_searches(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class LongContextPrice:
     cached_input: float | None = None
 
 
+ANTHROPIC_WEB_SEARCH_USD = 0.01  # per search: $10 per 1,000 (the web search tool's pricing)
 # Anthropic's cache-write prices: 5-minute writes 1.25x input, 1-hour writes 2x input (= 1.6x a 5-minute one).
 CACHE_WRITE_FACTOR = Decimal("1.25")
 CACHE_WRITE_1H_FACTOR = Decimal("1.6")
@@ -359,6 +362,18 @@ class PriceBook:
         price = self.price_for(target)
         return None if price is None else cost_usd(price, usage)
 
+    def web_search_nano(self, served_model: str | None, searches: int) -> int | None:
+        """What ``searches`` web searches cost on ``served_model``: its configured ``price_web_search``,
+        else Anthropic's $10 per 1,000 for an Anthropic model; None (unknown) for any other."""
+        cfg = self._cloud.get((served_model or "").removeprefix("cloud/"))
+        if cfg is not None and cfg.price_web_search is not None:
+            per_search = cfg.price_web_search
+        elif cfg is not None and cfg.provider == "anthropic":
+            per_search = ANTHROPIC_WEB_SEARCH_USD
+        else:
+            return None
+        return _round(_dec(per_search) * searches * 1_000_000_000)
+
     def energy_usd(self, seconds: float) -> float:
         return nano_to_usd(energy_nano(self.local_watts, seconds, self.usd_per_kwh))
 
@@ -395,6 +410,12 @@ class PriceBook:
             cf_n: int | None = 0
         else:
             cf_n = None if ref_price is None else cost_nano(ref_price, usage)
+        # Searches the provider ran are billed on top of the tokens; any model would have run them, so
+        # the counterfactual pays the same and they save nothing.
+        if usage.web_searches:
+            fee = self.web_search_nano(served_model, usage.web_searches)
+            cost_n = None if cost_n is None or fee is None else cost_n + fee
+            cf_n = None if cf_n is None or fee is None else cf_n + fee
         saved_n = None if cost_n is None or cf_n is None else cf_n - cost_n
         return Accounting(
             cost_usd=None if cost_n is None else nano_to_usd(cost_n),
@@ -411,6 +432,7 @@ class _Usage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    web_searches: int = 0
 
 
 def _no_tokens(usage: TokenUsage) -> bool:

@@ -42,6 +42,7 @@ COLUMNS = (
     "stream",
     "prompt_hash",
     "prompt_text",
+    "web_searches",
 )
 INSERT_SQL = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 SELECT_SQL = f"SELECT id, {', '.join(COLUMNS)} FROM requests"
@@ -78,6 +79,7 @@ def record_to_row(rec: LedgerRecord, *, log_prompts: bool) -> tuple[object, ...]
         int(rec.stream),
         rec.prompt_hash or (prompt_hash(rec.prompt_text) if rec.prompt_text is not None else ""),
         rec.prompt_text if log_prompts else None,
+        int(rec.web_searches),
     )
 
 
@@ -112,6 +114,7 @@ def row_to_record(row: Sequence[Any]) -> LedgerRecord:
         stream,
         phash,
         prompt_text,
+        web_searches,
     ) = row
     return LedgerRecord(
         id=int(id_),
@@ -131,6 +134,7 @@ def row_to_record(row: Sequence[Any]) -> LedgerRecord:
         cached_tokens=int(cached_tokens),
         cache_write_tokens=int(cache_write_tokens),
         cache_write_1h_tokens=int(cache_write_1h_tokens),
+        web_searches=int(web_searches),
         estimated=bool(estimated),
         ttft_ms=ttft_ms,
         latency_ms=float(latency_ms),

@@ -29,7 +29,8 @@ class LedgerRecord:
 
     ``tier`` is None when no target answered (an error). ``prompt_tokens`` includes ``cached_tokens``
     (cache reads) and ``cache_write_tokens`` (cache writes, ``cache_write_1h_tokens`` of them to a 1-hour
-    cache): the OpenAI convention, Anthropic's usage normalised to it. ``estimated`` marks token counts
+    cache): the OpenAI convention, Anthropic's usage normalised to it. ``web_searches``: searches the
+    provider ran and billed (in ``cost_usd``). ``estimated`` marks token counts
     edgeroute counted itself because the upstream sent no usage. ``prompt_text`` is dropped by the ledger
     unless ``ledger.log_prompts`` is on; ``prompt_hash`` is filled from it when empty.
     """
@@ -51,6 +52,7 @@ class LedgerRecord:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    web_searches: int = 0
     estimated: bool = False
     ttft_ms: float | None = None
     error: str | None = None

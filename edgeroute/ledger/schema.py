@@ -58,6 +58,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE requests ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: web searches the provider ran for the answer, billed per search (Anthropic: $0.01 each).
+    """
+    ALTER TABLE requests ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 Synchronous = Literal["NORMAL", "FULL"]

@@ -290,6 +290,7 @@ class EventReader:
         self._cache_read = 0
         self._cache_write = 0
         self._cache_write_1h = 0
+        self._web_searches = 0
         self._output_tokens: int | None = None
         self.stop: FinishReason | None = None
         self.stop_sequence: str | None = None
@@ -316,6 +317,9 @@ class EventReader:
             self._cache_write_1h = int(by_ttl.get("ephemeral_1h_input_tokens") or self._cache_write_1h)
         if usage.get("output_tokens") is not None:
             self._output_tokens = int(usage["output_tokens"])  # cumulative in message_delta
+        server_tools = usage.get("server_tool_use")
+        if isinstance(server_tools, dict):
+            self._web_searches = int(server_tools.get("web_search_requests") or self._web_searches)
 
     def feed(self, data: Any) -> list[StreamEvent]:
         if not isinstance(data, dict):
@@ -432,6 +436,7 @@ class EventReader:
                 estimated=self._output_tokens is None,
                 cache_write_tokens=self._cache_write,
                 cache_write_1h_tokens=min(self._cache_write_1h, self._cache_write),
+                web_searches=self._web_searches,
             )
         reason = self.stop or ("tool_calls" if self._tools else "stop")
         return [usage, Finish(reason, self.stop_sequence, self.anthropic_stop)]

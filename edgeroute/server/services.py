@@ -234,6 +234,7 @@ class Services:
                 cached_tokens=usage.cached_tokens,
                 cache_write_tokens=usage.cache_write_tokens,
                 cache_write_1h_tokens=usage.cache_write_1h_tokens,
+                web_searches=usage.web_searches,
                 estimated=usage.estimated,
                 ttft_ms=outcome.ttft_ms,
                 error=error,

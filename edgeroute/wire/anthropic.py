@@ -298,6 +298,8 @@ def usage_json(usage: Usage) -> dict[str, Any]:
             "ephemeral_5m_input_tokens": written - hour,
             "ephemeral_1h_input_tokens": hour,
         }
+    if usage.web_searches:
+        out["server_tool_use"] = {"web_search_requests": usage.web_searches}
     return out
 
 

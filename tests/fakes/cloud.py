@@ -114,9 +114,9 @@ class Reply:
     # other whole in its content_block_start. OpenAI answers still use ``text``.
     content: list[dict[str, Any]] | None = None
     stop_reason: str | None = None  # Anthropic: this stop_reason (``pause_turn``...) instead of the usual
-    finish_reason: str | None = (
-        None  # OpenAI: this finish_reason (``content_filter``...) instead of the usual
-    )
+    web_searches: int = 0  # Anthropic: usage.server_tool_use.web_search_requests
+    # OpenAI: this finish_reason (``content_filter``...) instead of the usual
+    finish_reason: str | None = None
 
     def openai_finish(self) -> str:
         return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
@@ -459,7 +459,10 @@ class FakeCloud:
                 },
                 "output_tokens": 1,
             }
-        return {"output_tokens": r.completion_tokens}
+        end: dict[str, Any] = {"output_tokens": r.completion_tokens}
+        if r.web_searches:
+            end["server_tool_use"] = {"web_search_requests": r.web_searches}
+        return end
 
     def _anthropic_message(self, model: str) -> dict[str, Any]:
         r = self.reply
@@ -485,7 +488,7 @@ class FakeCloud:
             "stop_sequence": r.anthropic_stop()[1],
         }
         if r.usage:
-            out["usage"] = {**self._anthropic_usage(start=True), "output_tokens": r.completion_tokens}
+            out["usage"] = {**self._anthropic_usage(start=True), **self._anthropic_usage(start=False)}
         return out
 
     def _scripted_pieces(self, content: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:

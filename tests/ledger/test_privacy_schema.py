@@ -53,7 +53,7 @@ async def test_log_prompts_opt_in_stores_the_text(ledger_path: Path) -> None:
 def test_migrations_are_append_only() -> None:
     """Released migrations never change: a schema change is a new entry at the end of MIGRATIONS.
     When you append one, add its hash here; never edit an existing line."""
-    released = ["405e7e1dbf3000a0", "12919f8c79426143", "fbde8948f47f7ba2"]
+    released = ["405e7e1dbf3000a0", "12919f8c79426143", "fbde8948f47f7ba2", "545254c80c246bd5"]
     hashes = [hashlib.sha256(m.encode()).hexdigest()[:16] for m in MIGRATIONS]
     assert hashes[: len(released)] == released
 
@@ -65,7 +65,9 @@ async def test_a_version_1_file_upgrades_with_its_rows(tmp_path: Path) -> None:
     old = rec()
     old.ts = 1.0
     row = dict(zip(queries.COLUMNS, queries.record_to_row(old, log_prompts=False), strict=True))
-    v1 = [c for c in queries.COLUMNS if c not in ("cache_write_tokens", "cache_write_1h_tokens")]
+    v1 = [
+        c for c in queries.COLUMNS if c not in ("cache_write_tokens", "cache_write_1h_tokens", "web_searches")
+    ]
     conn.execute(f"INSERT INTO requests ({', '.join(v1)}) VALUES ({', '.join('?' * len(v1))})",
                  [row[c] for c in v1])  # fmt: skip
     conn.close()
@@ -74,14 +76,19 @@ async def test_a_version_1_file_upgrades_with_its_rows(tmp_path: Path) -> None:
         await ledger.record(rec())
         assert await ledger.count() == 2
         first = (await ledger.recent(2))[-1]
-        assert (first.ts, first.cache_write_tokens, first.cache_write_1h_tokens) == (1.0, 0, 0)
+        assert (first.ts, first.cache_write_tokens, first.cache_write_1h_tokens, first.web_searches) == (
+            1.0,
+            0,
+            0,
+            0,
+        )
     finally:
         await ledger.aclose()
     conn = sqlite3.connect(path)
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
-    assert version == len(MIGRATIONS) == 3
+    assert version == len(MIGRATIONS) == 4
     assert indexes == {"requests_ts", "requests_client_ts"}
 
 

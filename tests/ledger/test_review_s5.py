@@ -30,7 +30,9 @@ def _v2_file(path: Path, now: float) -> None:
     )
     rec.ts = now - 60
     row = dict(zip(queries.COLUMNS, queries.record_to_row(rec, log_prompts=False), strict=True))
-    v2 = [c for c in queries.COLUMNS if c not in ("cache_write_tokens", "cache_write_1h_tokens")]
+    v2 = [
+        c for c in queries.COLUMNS if c not in ("cache_write_tokens", "cache_write_1h_tokens", "web_searches")
+    ]
     conn.execute(f"INSERT INTO requests ({', '.join(v2)}) VALUES ({', '.join('?' * len(v2))})",
                  [row[c] for c in v2])  # fmt: skip
     conn.close()

@@ -268,3 +268,22 @@ def test_an_openai_upstream_gets_a_tool_results_text_then_its_image_and_no_docum
             {"type": "text", "text": "What does it say?"}]},
     ]  # fmt: skip
     assert "application/pdf" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_web_searches_the_upstream_ran_reach_the_client_and_the_ledger(
+    live: LiveServer, cloud: FakeCloud, streamed: bool
+) -> None:
+    """Anthropic bills each search ($10 per 1,000): the count reaches Claude Code in ``usage`` as Anthropic
+    reports it, and the ledger row, whose cost includes it (tests/ledger/test_web_search_cost.py)."""
+    cloud.reset(Reply(content=SEARCH_ANSWER, web_searches=2))
+    request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
+    if streamed:
+        with ant(live).messages.stream(**request) as stream:
+            final = stream.get_final_message()
+    else:
+        final = ant(live).messages.create(**request)
+    assert final.usage.server_tool_use is not None
+    assert final.usage.server_tool_use.web_search_requests == 2
+    row = httpx.get(live.url + "/api/requests?limit=1", timeout=30).json()["requests"][0]
+    assert row["served_model"] == "cloud/claude" and row["web_searches"] == 2
