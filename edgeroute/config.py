@@ -117,6 +117,11 @@ class EngineConfig(Section):
     )
     max_loaded: PositiveInt = Field(3, description="Most local models loaded at once.")
     queue_depth: PositiveInt = Field(8, description="Requests waiting per model before `local_busy`.")
+    stop_loops: bool = Field(
+        True,
+        description="End a local answer that has become one stretch of tokens repeated (200+ tokens of "
+        "it): small models fall into such loops, which would run to the token limit.",
+    )
     threads: int | None = Field(None, description="llama.cpp threads; default: physical cores.")
     n_gpu_layers: int = Field(-1, description="Layers to offload when llama.cpp has a GPU backend (-1: all).")
     use_extra_bufts: bool | None = Field(

@@ -243,6 +243,7 @@ class LocalEngine:
             top_p=DEFAULT_TOP_P if req.top_p is None else req.top_p,
             stop=list(req.stop),
             seed=req.seed,
+            stop_loops=self.settings.engine.stop_loops,
             want_stats=want_stats,
             json_schema=json_schema_text(req.extra.get("response_format")),
         )
@@ -271,6 +272,7 @@ class LocalEngine:
             top_p=DEFAULT_TOP_P if req.top_p is None else req.top_p,
             stop=list(req.stop),
             seed=req.seed,
+            stop_loops=self.settings.engine.stop_loops,
         )
         async with contextlib.aclosing(self._generate(model, job)) as events:
             async for event in events:
@@ -302,6 +304,12 @@ class LocalEngine:
                             finished = True
                             done: Finished = message[2]
                             self._record(slot, done)
+                            if done.reason == "loop":
+                                log.info(
+                                    "local/%s repeated itself; its answer was ended after %d tokens",
+                                    model.name,
+                                    done.completion_tokens,
+                                )
                             yield Usage(
                                 prompt_tokens=done.prompt_tokens,
                                 completion_tokens=done.completion_tokens,

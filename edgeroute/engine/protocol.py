@@ -95,6 +95,8 @@ class GenerateJob:
     want_stats: bool = False
     # response_format: the JSON schema (as text) the answer must match, sampled under its grammar.
     json_schema: str | None = None
+    # End the answer when it becomes one stretch of tokens repeated (engine.stop_loops).
+    stop_loops: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ class Finished:
     """The end of a generation: exact token counts, the generation speed the worker measured and, when a
     user stop sequence ended it, which one (``reason`` is then "stop")."""
 
-    reason: Literal["stop", "length", "cancelled"]
+    reason: Literal["stop", "length", "cancelled", "loop"]  # loop: ended as a repetition loop (loops.py)
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int

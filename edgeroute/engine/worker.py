@@ -352,6 +352,7 @@ class WorkerRuntime:
     def _generate(self, rid: str, job: GenerateJob) -> None:
         import llama_cpp
 
+        from edgeroute.engine.loops import LoopDetector
         from edgeroute.engine.token_stats import TokenStatsComputer
 
         llm, channel = self.llm, self.channel
@@ -383,6 +384,7 @@ class WorkerRuntime:
         count = 0
         first_at = started
         constrained = job.json_schema is not None
+        loops = LoopDetector() if job.stop_loops else None
         if job.json_schema is not None:
             self._constrain(job.json_schema)
         generator = llm.generate(
@@ -402,6 +404,9 @@ class WorkerRuntime:
                     channel.send(("token", rid, text, stats))
                 if hit_stop:
                     reason = "stop"
+                    break
+                if loops is not None and loops.feed(token):
+                    reason = "loop"
                     break
                 if count >= limit:
                     break

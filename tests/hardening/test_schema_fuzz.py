@@ -50,15 +50,16 @@ def steer(case: Any) -> None:
     pick = len(repr(body)) % (len(KNOWN_MODELS) + 1)
     if isinstance(body.get("model"), str) and body["model"] and pick < len(KNOWN_MODELS):
         body["model"] = KNOWN_MODELS[pick]
-    for key in ("max_tokens", "max_completion_tokens"):
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         if (
             isinstance(body.get(key), int)
             and not isinstance(body[key], bool)
             and body[key] > LOCAL_MAX_TOKENS
         ):
             body[key] = LOCAL_MAX_TOKENS
-    if "model" in body and case.operation.path != "/v1/messages" and body.get("max_tokens") is None:
-        body["max_tokens"] = LOCAL_MAX_TOKENS  # no limit would generate up to the context size
+    limit = "max_output_tokens" if case.operation.path == "/v1/responses" else "max_tokens"  # its own name
+    if "model" in body and case.operation.path != "/v1/messages" and body.get(limit) is None:
+        body[limit] = LOCAL_MAX_TOKENS  # no limit would generate up to the context size
     prompt = body.get("prompt")  # local prompt processing is the slow part: keep prompts short
     if isinstance(prompt, str):
         body["prompt"] = prompt[:PROMPT_CHARS]
