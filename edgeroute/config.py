@@ -119,8 +119,8 @@ class EngineConfig(Section):
     queue_depth: PositiveInt = Field(8, description="Requests waiting per model before `local_busy`.")
     stop_loops: bool = Field(
         True,
-        description="End a local answer that has become one stretch of tokens repeated (200+ tokens of "
-        "it): small models fall into such loops, which would run to the token limit.",
+        description="End a local answer that has become one stretch of up to 300 tokens repeated three "
+        "times or more: small models fall into such loops, which would run to the token limit.",
     )
     threads: int | None = Field(None, description="llama.cpp threads; default: physical cores.")
     n_gpu_layers: int = Field(-1, description="Layers to offload when llama.cpp has a GPU backend (-1: all).")

@@ -23,6 +23,14 @@ def test_a_sentence_written_over_and_over_is_stopped_soon_after_200_tokens() -> 
     assert stopped is not None and MIN_SPAN <= stopped - len(prefix) <= MIN_SPAN + 16 + len(sentence)
 
 
+def test_a_recited_passage_of_229_tokens_is_a_loop_once_it_comes_a_third_time() -> None:
+    """The starter model, given Claude Code's system prompt, recited eight paragraphs of it over and over."""
+    rng = random.Random(3)
+    passage = [rng.randrange(32000) for _ in range(229)]
+    stopped = fed_until_stopped(passage * 5)
+    assert stopped is not None and 3 * 229 <= stopped <= 3 * 229 + 16
+
+
 def test_one_token_repeated_is_a_loop_too() -> None:
     assert fed_until_stopped([7] * 400) is not None
 
