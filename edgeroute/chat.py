@@ -246,7 +246,16 @@ class ContentBlock:
     block: dict[str, Any]
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ContentBlock | Usage | Finish
+@dataclass(slots=True)
+class Citation:
+    """A source the answer's text cites from here on (an Anthropic upstream's ``citations_delta``: web
+    search results, documents with citations on). Anthropic clients get it on the text block it starts;
+    every other renderer ignores it (the text still arrives)."""
+
+    citation: dict[str, Any]
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ContentBlock | Citation | Usage | Finish
 
 
 @dataclass(slots=True)

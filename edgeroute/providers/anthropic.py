@@ -28,6 +28,7 @@ from typing import Any
 from edgeroute.chat import (
     THINKING_PARTS,
     ChatRequest,
+    Citation,
     ContentBlock,
     Finish,
     FinishReason,
@@ -378,6 +379,9 @@ class EventReader:
             return [ReasoningDelta(delta["thinking"])]
         if kind == "signature_delta" and delta.get("signature"):
             return [ReasoningDelta("", signature=delta["signature"])]
+        if kind == "citations_delta" and isinstance(delta.get("citation"), dict):
+            self._counter.add_text(json.dumps(delta["citation"]))
+            return [Citation(delta["citation"])]
         if kind == "input_json_delta" and index in self._native:
             self._native[index][1].append(str(delta.get("partial_json") or ""))
             return []
@@ -418,6 +422,8 @@ class EventReader:
             elif block.get("type") not in READ_BLOCKS:
                 events.append(ContentBlock(block))
             else:
+                cited = block.get("citations") if block.get("type") == "text" else None
+                events += [Citation(c) for c in cited or () if isinstance(c, dict)]
                 events += self._block_start(index, block)
         self._stop(message.get("stop_reason"), message.get("stop_sequence"))
         self.stopped = True

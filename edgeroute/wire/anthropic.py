@@ -11,7 +11,9 @@ the raw ``tool_choice`` (``disable_parallel_tool_use``), turns holding server to
 (``server_tool_use``, ``web_search_tool_result``...) or documents, and tool results holding images or
 documents (their images reach other backends in the user turn after the results). An Anthropic upstream's
 server tool blocks reach Anthropic clients in their place in the answer, with its ``pause_turn``; other
-clients get the text around them. Text blocks' ``citations`` in an answer are dropped. A JSON schema the
+clients get the text around them. Citations on the answer's text reach Anthropic clients on text blocks
+of their own (a cited stretch, and the uncited text after it up to the next citation); other clients
+get the text. A JSON schema the
 answer must match (``output_config.format``, the beta's ``output_format``) reaches every backend: as sent
 to Anthropic, as ``response_format`` to the others."""
 
@@ -24,6 +26,7 @@ from edgeroute import jsonio
 from edgeroute.chat import (
     THINKING_PARTS,
     ChatRequest,
+    Citation,
     ContentBlock,
     Finish,
     FinishReason,
@@ -317,6 +320,7 @@ class MessagesStreamer:
         self.usage: Usage | None = None
         self._block = -1
         self._block_kind: str | None = None
+        self._block_has_text = False
         self._tool_blocks: dict[int, int] = {}
         self._finish: FinishReason = "stop"
         self._stop_sequence: str | None = None
@@ -345,6 +349,7 @@ class MessagesStreamer:
         out = self._close_block()
         self._block += 1
         self._block_kind = kind
+        self._block_has_text = False
         start = {"type": "content_block_start", "index": self._block, "content_block": block}
         return out + _event("content_block_start", start)
 
@@ -355,12 +360,15 @@ class MessagesStreamer:
             out = b""
             if self._block_kind != "text":
                 out = self._open_block("text", {"type": "text", "text": ""})
+            self._block_has_text = True
             delta = {
                 "type": "content_block_delta",
                 "index": self._block,
                 "delta": {"type": "text_delta", "text": event.text},
             }
             return out + _event("content_block_delta", delta)
+        if isinstance(event, Citation):
+            return self._citation(event.citation)
         if isinstance(event, ReasoningDelta):
             return self._reasoning(event) or None
         if isinstance(event, ContentBlock):
@@ -393,6 +401,14 @@ class MessagesStreamer:
             self._stop_sequence = event.stop_sequence
             self._anthropic_stop = event.anthropic_stop
         return None
+
+    def _citation(self, citation: dict[str, Any]) -> bytes:
+        """A cited stretch starts a text block of its own (after any text already in the open one), as
+        Anthropic streams it: the block opens with ``citations: []``, each source as a ``citations_delta``."""
+        out = b""
+        if self._block_kind != "text" or self._block_has_text:
+            out = self._open_block("text", {"type": "text", "text": "", "citations": []})
+        return out + self._delta({"type": "citations_delta", "citation": citation})
 
     def _whole_block(self, block: dict[str, Any]) -> bytes:
         """A server tool block as Anthropic streams it: a call's input as one ``input_json_delta`` (clients
@@ -449,15 +465,24 @@ class MessagesStreamer:
 
 
 def _text_and_blocks(result: Collected) -> list[dict[str, Any]]:
-    """The answer's text as text blocks, split where the upstream's server tool blocks came."""
+    """The answer's text as text blocks, split where the upstream's server tool blocks came and where a
+    cited stretch starts (the block carries its citations)."""
+    text = result.text
     content: list[dict[str, Any]] = []
-    start = 0
-    for offset, block in [*result.native_blocks, (len(result.text), None)]:
-        if offset > start:
-            content.append({"type": "text", "text": result.text[start:offset]})
-            start = offset
-        if block is not None:
-            content.append(block)
+    cited: dict[int, list[dict[str, Any]]] = {}
+    for offset, citation in result.citations:
+        cited.setdefault(min(offset, max(len(text) - 1, 0)), []).append(citation)  # none starts past the end
+    natives: dict[int, list[dict[str, Any]]] = {}
+    for offset, native in result.native_blocks:
+        natives.setdefault(offset, []).append(native)
+    cuts = sorted({0, len(text), *cited, *natives})
+    for start, end in zip(cuts, [*cuts[1:], None], strict=True):
+        content += natives.get(start, [])
+        if end is not None and end > start:
+            piece: dict[str, Any] = {"type": "text", "text": text[start:end]}
+            if start in cited:
+                piece["citations"] = cited[start]
+            content.append(piece)
     return content
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeroute.chat import (
+    Citation,
     ContentBlock,
     Finish,
     FinishReason,
@@ -30,6 +31,8 @@ class Collected:
     usage: Usage | None = None
     # An Anthropic upstream's server tool blocks, each with the length of the text before it (its place).
     native_blocks: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Sources the text cites, each with the length of the text before it (where its cited block starts).
+    citations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     anthropic_stop: str | None = None
 
 
@@ -99,6 +102,8 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             length += len(event.text)
         elif isinstance(event, ContentBlock):
             out.native_blocks.append((length, event.block))
+        elif isinstance(event, Citation):
+            out.citations.append((length, event.citation))
         elif isinstance(event, ToolCallDelta):
             tools.add(event)
         elif isinstance(event, ReasoningDelta):

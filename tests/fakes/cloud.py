@@ -498,8 +498,10 @@ class FakeCloud:
             deltas: list[dict[str, Any]] = []
             start = block
             if block.get("type") == "text":
-                start = {"type": "text", "text": ""}
-                deltas = [
+                # As Anthropic streams a cited block: it opens with no citations, each comes as a delta.
+                start = {"type": "text", "text": "", **({"citations": []} if "citations" in block else {})}
+                deltas = [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
+                deltas += [
                     {"type": "text_delta", "text": piece} for piece in Reply(text=block["text"]).text_chunks()
                 ]
             elif "input" in block:

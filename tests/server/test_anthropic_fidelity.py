@@ -287,3 +287,49 @@ def test_web_searches_the_upstream_ran_reach_the_client_and_the_ledger(
     assert final.usage.server_tool_use.web_search_requests == 2
     row = httpx.get(live.url + "/api/requests?limit=1", timeout=30).json()["requests"][0]
     assert row["served_model"] == "cloud/claude" and row["web_searches"] == 2
+
+
+CITE_PARIS: dict[str, Any] = {"type": "web_search_result_location", "url": "https://example.com/paris",
+                              "title": "Paris weather", "encrypted_index": "Eo8BCioIAhgBIiQ",
+                              "cited_text": "Sunny, 24 degrees."}  # fmt: skip
+CITE_METEO: dict[str, Any] = {**CITE_PARIS, "url": "https://example.com/meteo", "title": "Meteo"}
+CITED_ANSWER: list[dict[str, Any]] = [
+    SEARCH_CALL,
+    SEARCH_RESULT,
+    {"type": "text", "text": "According to the forecast, "},
+    {"type": "text", "text": "it is sunny in Paris", "citations": [CITE_PARIS, CITE_METEO]},
+    {"type": "text", "text": "."},
+]
+
+
+@pytest.mark.parametrize(
+    ("client_streams", "upstream_streams"), [(True, True), (False, True), (True, False), (False, False)]
+)
+def test_citations_reach_an_anthropic_client_on_the_text_they_cite(
+    live: LiveServer, cloud: FakeCloud, client_streams: bool, upstream_streams: bool
+) -> None:
+    """A web search answer's text cites its sources (``citations`` on text blocks, streamed as
+    ``citations_delta``); they reach Claude Code on the text block they start, not dropped."""
+    cloud.reset(Reply(content=CITED_ANSWER, cannot_stream=not upstream_streams))
+    request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
+    if client_streams:
+        with ant(live).messages.stream(**request) as stream:
+            final = stream.get_final_message()
+    else:
+        final = ant(live).messages.create(**request)
+    texts = [block.to_dict() for block in final.content if block.type == "text"]
+    assert "".join(t["text"] for t in texts) == "According to the forecast, it is sunny in Paris."
+    cited = [t for t in texts if t.get("citations")]
+    assert len(cited) == 1 and cited[0]["text"].startswith("it is sunny in Paris")
+    assert cited[0]["citations"] == [CITE_PARIS, CITE_METEO]
+    assert texts[0] == {"type": "text", "text": "According to the forecast, "}
+
+
+def test_an_openai_client_gets_the_cited_text_without_the_citations(
+    live: LiveServer, cloud: FakeCloud
+) -> None:
+    cloud.reset(Reply(content=CITED_ANSWER))
+    completion = oai(live).chat.completions.create(
+        model="cloud/claude", messages=[{"role": "user", "content": "Weather?"}]
+    )
+    assert completion.choices[0].message.content == "According to the forecast, it is sunny in Paris."
