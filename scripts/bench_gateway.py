@@ -84,11 +84,12 @@ def start_stack(tmp: Path) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     )
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=10, help="direct and gateway alternate this often")
     args = parser.parse_args()
+    missed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         procs, direct_url, gateway_url = start_stack(Path(tmp))
         try:
@@ -113,12 +114,18 @@ def main() -> None:
                     print(
                         f"{name:<12}{d50:>11.2f}{v50:>9.2f}{v50 - d50:>9.2f}{d99:>11.2f}{v99:>9.2f}{v99 - d99:>9.2f}"
                     )
-                print("targets: +p50 <= 1 ms, +p99 <= 3 ms")
+                    missed += [f"{name} +p50"] if v50 - d50 > 1.0 else []
+                    missed += [f"{name} +p99"] if v99 - d99 > 3.0 else []
+                print(
+                    "targets: +p50 <= 1 ms, +p99 <= 3 ms: "
+                    + ("missed " + ", ".join(missed) if missed else "met")
+                )
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(timeout=30)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
