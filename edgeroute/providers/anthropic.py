@@ -60,7 +60,9 @@ from edgeroute.providers.upstream import (
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 BETA_EXTRA = "anthropic-beta"  # ChatRequest.extra: the client's header, for Anthropic upstreams
-DEFAULT_MAX_TOKENS = 4096
+DEFAULT_MAX_TOKENS = (
+    4096  # Anthropic requires a limit; a client that sends none gets the model's own, else this
+)
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -257,7 +259,10 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     if schema_format is not None:  # an OpenAI client's JSON schema, as Anthropic's structured output
         body["output_config"] = {"format": schema_format}
     body.update(
-        model=model.model, messages=turns, max_tokens=req.max_tokens or DEFAULT_MAX_TOKENS, stream=True
+        model=model.model,
+        messages=turns,
+        max_tokens=req.max_tokens or model.max_output_tokens or DEFAULT_MAX_TOKENS,
+        stream=True,
     )
     if system:
         body["system"] = system

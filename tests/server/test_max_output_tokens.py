@@ -91,6 +91,16 @@ def test_no_limit_stays_no_limit(live: LiveServer, cloud: FakeCloud) -> None:
     assert "max_tokens" not in body and "max_completion_tokens" not in body
 
 
+def test_an_anthropic_model_asked_for_no_limit_gets_its_own_cap(live: LiveServer, cloud: FakeCloud) -> None:
+    """Anthropic requires a limit; an OpenAI client that sends none (Cline, Aider, llm) used to get 4096,
+    which cut long answers (a large file written by a tool call) even where the model takes more."""
+    post(live, "/v1/chat/completions", messages("cloud/sonnet"))
+    assert sent(cloud)["max_tokens"] == CLAUDE_CAP
+    cloud.reset()
+    post(live, "/v1/chat/completions", messages("cloud/claude"))  # no cap configured: the default
+    assert sent(cloud)["max_tokens"] == 4096
+
+
 def test_each_fallback_gets_its_own_cap(live: LiveServer, cloud: FakeCloud) -> None:
     cloud.fail_next(Fault.http(500))
     answer = post(live, "/v1/chat/completions", messages("cloud/gpt4o-first", max_tokens=32000))
