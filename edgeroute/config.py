@@ -183,6 +183,12 @@ class CloudModelConfig(Section):
         description="USD per web search the provider runs for an answer; default: Anthropic's $0.01 "
         "for Anthropic models (none other reports searches).",
     )
+    thinking: Literal["adaptive", "budget"] | None = Field(
+        None,
+        description="anthropic provider: how an OpenAI client's reasoning_effort is asked of this model: "
+        "adaptive (Claude Opus/Sonnet 4.6 and later) or budget (older Claude models: a thinking budget "
+        "by effort); default: such a request is answered without thinking.",
+    )
     context_window: PositiveInt | None = None
     supports_tools: bool = True
     supports_images: bool = True

@@ -43,6 +43,7 @@ from edgeroute.chat import (
 from edgeroute.config import CloudModelConfig
 from edgeroute.errors import UpstreamError, UpstreamRateLimited
 from edgeroute.providers.base import target_label
+from edgeroute.providers.effort import think_by_effort
 from edgeroute.providers.http import UpstreamClient
 from edgeroute.providers.output_schema import anthropic_format_of
 from edgeroute.providers.tokens import CompletionCounter, estimate_prompt_tokens
@@ -253,8 +254,6 @@ def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
 def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
     system, turns = to_anthropic_messages(req.messages)
     body: dict[str, Any] = {k: req.extra[k] for k in PASSTHROUGH[req.wire] if k in req.extra}
-    if _manual_thinking(body.get("thinking")) and _continues_tool_loop_unthought(turns):
-        del body["thinking"]
     schema_format = anthropic_format_of(req.extra.get("response_format")) if req.wire == "openai" else None
     if schema_format is not None:  # an OpenAI client's JSON schema, as Anthropic's structured output
         body["output_config"] = {"format": schema_format}
@@ -278,6 +277,10 @@ def build_body(model: CloudModelConfig, req: ChatRequest) -> dict[str, Any]:
         choice = _tool_choice(req)
         if choice is not None:
             body["tool_choice"] = choice
+    if req.wire == "openai" and model.thinking is not None:
+        think_by_effort(body, model.thinking, req.extra.get("reasoning_effort"))
+    if _manual_thinking(body.get("thinking")) and _continues_tool_loop_unthought(turns):
+        del body["thinking"]
     return body
 
 
