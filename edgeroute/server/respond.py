@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from edgeroute import jsonio
 from edgeroute.chat import ChatRequest, ReasoningDelta, StreamEvent, TextDelta, ToolCallDelta, Usage
 from edgeroute.errors import EdgerouteError
+from edgeroute.providers.tokens import CompletionCounter
 from edgeroute.server.coalesce import ReadyGroups
 from edgeroute.wire.collect import Collected, collect
 
@@ -37,7 +38,7 @@ class Renderer(Protocol):
 class Outcome:
     """What happened to one request, handed to the accounting hook when it ends."""
 
-    __slots__ = ("error", "finished", "first_token_at", "generated_chars", "started", "usage")
+    __slots__ = ("error", "finished", "first_token_at", "generated", "started", "usage")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -46,7 +47,7 @@ class Outcome:
         self.error: EdgerouteError | None = None
         self.finished = False
         # What a stream sent before the client left: the provider bills it though its usage never came.
-        self.generated_chars = 0
+        self.generated = CompletionCounter()
 
     @property
     def ttft_ms(self) -> float | None:
@@ -110,16 +111,14 @@ class SSEResponse(StreamingResponse):
             watcher.cancel()
 
 
-def generated_chars(events: list[StreamEvent]) -> int:
-    """Characters of answer (text, reasoning, tool calls) in ``events``."""
-    chars = 0
+def count_generated(counter: CompletionCounter, events: list[StreamEvent]) -> None:
+    """Count the answer (text, reasoning, tool calls) in ``events``."""
     for event in events:
         kind = type(event)
         if kind is TextDelta or kind is ReasoningDelta:
-            chars += len(event.text)  # type: ignore[union-attr]
+            counter.add_text(event.text)  # type: ignore[union-attr]
         elif kind is ToolCallDelta:
-            chars += len(event.name or "") + len(event.arguments)  # type: ignore[union-attr]
-    return chars
+            counter.add_tool_call(event)  # type: ignore[arg-type]
 
 
 def sse_response(
@@ -143,7 +142,7 @@ def sse_response(
                     outcome.first_token_at = time.perf_counter()
                 chunk = head + b"".join(filter(None, map(renderer.event, group)))
                 head = b""
-                outcome.generated_chars += generated_chars(group)
+                count_generated(outcome.generated, group)
                 if chunk:
                     yield chunk
             outcome.finished = True

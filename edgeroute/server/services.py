@@ -5,14 +5,13 @@ an in-memory keyring)."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from edgeroute.chat import Attempt, ChatRequest, CompletionRequest, RouteDecision, Usage
 from edgeroute.errors import EdgerouteError, UnsupportedByModel
-from edgeroute.providers.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens, estimate_tokens
+from edgeroute.providers.tokens import estimate_prompt_tokens, estimate_tokens
 from edgeroute.server.gateway import Targets, resolve_model
 from edgeroute.server.respond import Done, Outcome
 
@@ -198,9 +197,7 @@ class Services:
 
         # No usage from the backend (the client left mid-stream, or it never reports any): estimated, with
         # what was streamed before, which the provider bills too.
-        usage = outcome.usage or Usage(
-            estimate_tokens(prompt), math.ceil(outcome.generated_chars / CHARS_PER_TOKEN), estimated=True
-        )
+        usage = outcome.usage or Usage(estimate_tokens(prompt), outcome.generated.tokens, estimated=True)
         tier: Literal["local", "cloud"] = "local" if served.startswith("local/") else "cloud"
         money = self.prices.account(
             tier=tier, served_model=served, usage=usage, seconds=outcome.latency_ms / 1000
