@@ -13,9 +13,8 @@ documents (their images reach other backends in the user turn after the results)
 server tool blocks reach Anthropic clients in their place in the answer, with its ``pause_turn``; other
 clients get the text around them. Citations on the answer's text reach Anthropic clients on text blocks
 of their own (a cited stretch, and the uncited text after it up to the next citation); other clients
-get the text. A JSON schema the
-answer must match (``output_config.format``, the beta's ``output_format``) reaches every backend: as sent
-to Anthropic, as ``response_format`` to the others."""
+get the text. A JSON schema the answer must match (``output_config.format``, the beta's
+``output_format``) reaches every backend: as sent to Anthropic, as ``response_format`` to the others."""
 
 from __future__ import annotations
 
