@@ -61,9 +61,8 @@ from edgeroute.providers.upstream import (
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 BETA_EXTRA = "anthropic-beta"  # ChatRequest.extra: the client's header, for Anthropic upstreams
-DEFAULT_MAX_TOKENS = (
-    4096  # Anthropic requires a limit; a client that sends none gets the model's own, else this
-)
+# Anthropic requires a limit: a client that sends none gets the model's max_output_tokens, else this.
+DEFAULT_MAX_TOKENS = 4096
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -388,8 +387,7 @@ class EventReader:
         if kind == "signature_delta" and delta.get("signature"):
             return [ReasoningDelta("", signature=delta["signature"])]
         if kind == "citations_delta" and isinstance(delta.get("citation"), dict):
-            self._counter.add_text(json.dumps(delta["citation"]))
-            return [Citation(delta["citation"])]
+            return [Citation(delta["citation"])]  # not output: Anthropic bills no cited text
         if kind == "input_json_delta" and index in self._native:
             self._native[index][1].append(str(delta.get("partial_json") or ""))
             return []
