@@ -4,6 +4,7 @@ an in-memory keyring)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,18 @@ if TYPE_CHECKING:
     from edgeroute.server.routing import DaemonRouter
 
 log = logging.getLogger("edgeroute.server")
+
+
+def _noting_dropped_tools(req: ChatRequest, decision: RouteDecision, targets: Targets) -> RouteDecision:
+    """A local model without tool support answers a request with tools in text (the engine leaves them
+    out): the reason says so, so the ledger, the TUI and ``x-edgeroute-reason`` show why an agent got no
+    tool call."""
+    if not req.tools or decision.tier != "local":
+        return decision
+    model = targets.local.get(decision.target.removeprefix("local/"))
+    if model is None or model.supports_tools:
+        return decision
+    return dataclasses.replace(decision, reason=f"{decision.reason} (tools left out)")
 
 
 @dataclass
@@ -66,6 +79,7 @@ class Services:
             except UnsupportedByModel as exc:
                 raise self._explain_missing_keys(exc, targets) from None
             decision = self._within_budget(req, decision, targets, prompt_estimate)
+            decision = _noting_dropped_tools(req, decision, targets)
             opened = await self.dispatcher.open_stream(req, decision)
         except EdgerouteError as exc:
             await self._record_failure(req, endpoint, decision, exc, (time.perf_counter() - started) * 1000)

@@ -59,10 +59,12 @@ def test_a_smaller_max_tokens_is_kept(small_room: LiveServer) -> None:
 
 
 def test_tools_a_local_model_cannot_call_are_left_out_of_a_text_answer(small_room: LiveServer) -> None:
-    completion = oai(small_room).chat.completions.create(
+    raw = oai(small_room).chat.completions.with_raw_response.create(
         model=LOCAL, messages=MSG, tools=[TOOL], max_tokens=4
     )
+    completion = raw.parse()
     assert completion.choices[0].message.content and not completion.choices[0].message.tool_calls
+    assert raw.headers["x-edgeroute-reason"] == "rule:pinned (tools left out)"  # also the ledger's reason
 
 
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "read_file"}}])
