@@ -165,6 +165,10 @@ class BudgetGuard:
                     out.append((period, client, client_limit))
         return out
 
+    def capped(self, client: str | None) -> bool:
+        """Whether any cap applies to ``client``'s requests: without one, there is nothing to estimate."""
+        return bool(self._limits(client))
+
     def breaches(self, client: str | None, estimate_usd: float | None) -> list[Breach]:
         """Every cap this request would cross (empty: it fits)."""
         now = self._clock()

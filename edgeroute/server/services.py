@@ -102,8 +102,8 @@ class Services:
     def _within_budget(
         self, req: ChatRequest, decision: RouteDecision, targets: Targets, prompt: int
     ) -> RouteDecision:
-        if decision.tier != "cloud":
-            return decision
+        if decision.tier != "cloud" or not self.budget.capped(req.client):
+            return decision  # the estimate below prices the request: only worth it against a cap
         verdict = self.budget.check(
             req.client, self.prices.estimate(decision.target, prompt, req.max_tokens or 1024)
         )
