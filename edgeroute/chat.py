@@ -34,6 +34,17 @@ class ToolCall:
 # (``{"type": "thinking", "thinking", "signature"}`` or ``{"type": "redacted_thinking", "data"}``): only an
 # Anthropic upstream takes it back, in place; every other backend sees only the turn's text.
 THINKING_PARTS = ("thinking", "redacted_thinking")
+# Messages API fields edgeroute does not interpret: the Anthropic wire keeps them in ChatRequest.extra, the
+# Anthropic provider passes them on, and providers of another kind leave them out.
+ANTHROPIC_EXTRAS = (
+    "top_k",
+    "metadata",
+    "thinking",
+    "service_tier",
+    "output_config",
+    "output_format",
+    "context_management",
+)
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from contextlib import aclosing
 from typing import Any
 
 from edgeroute.chat import (
+    ANTHROPIC_EXTRAS,
     THINKING_PARTS,
     ChatRequest,
     Citation,
@@ -78,18 +79,7 @@ PLAIN_STOPS = ("end_turn", "stop_sequence", "max_tokens", "tool_use")
 READ_BLOCKS = ("text", "tool_use", *THINKING_PARTS)
 # Fields of req.extra passed on: a Messages API client's own fields, and from an OpenAI client's extras
 # only what means the same here (its ``metadata`` and ``service_tier`` take other values).
-PASSTHROUGH: dict[Wire, tuple[str, ...]] = {
-    "anthropic": (
-        "top_k",
-        "metadata",
-        "thinking",
-        "service_tier",
-        "output_config",
-        "output_format",
-        "context_management",
-    ),
-    "openai": ("top_k",),
-}
+PASSTHROUGH: dict[Wire, tuple[str, ...]] = {"anthropic": ANTHROPIC_EXTRAS, "openai": ("top_k",)}
 ERROR_STATUS = {"overloaded_error": 529, "api_error": 500, "rate_limit_error": 429, "timeout_error": 504}
 
 

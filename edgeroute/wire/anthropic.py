@@ -23,6 +23,7 @@ from typing import Any
 
 from edgeroute import jsonio
 from edgeroute.chat import (
+    ANTHROPIC_EXTRAS,
     THINKING_PARTS,
     ChatRequest,
     Citation,
@@ -50,17 +51,6 @@ STOP_REASONS: dict[str, str] = {
     "tool_calls": "tool_use",
     "content_filter": "refusal",
 }
-# Messages API fields edgeroute does not interpret, kept in ChatRequest.extra for Anthropic upstreams
-# (providers of another kind leave them out).
-ANTHROPIC_EXTRAS = (
-    "top_k",
-    "metadata",
-    "thinking",
-    "service_tier",
-    "output_config",
-    "output_format",
-    "context_management",
-)
 # System (and tool result) blocks that become one string keep a paragraph break between them: Claude
 # Code sends its system prompt as several blocks, which glued together would run into one sentence.
 BLOCK_SEPARATOR = "\n\n"

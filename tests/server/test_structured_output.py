@@ -6,27 +6,20 @@ real starter Gemma, and the loopback fake cloud."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anthropic
 import pytest
-from pydantic import BaseModel
 
 from tests.fakes.cloud import FakeCloud, Reply
 from tests.server.conftest import sent
 from tests.server.live import LiveServer, ant, oai
+from tests.server.test_local_response_format import CITY_SCHEMA, City, assert_city
 
 LOCAL = "local/gemma3-270m"
 QUESTION = [
     {"role": "user", "content": "What is the largest city of France, and its population? Answer in JSON."}
 ]
-CITY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
-    "required": ["city", "population"],
-    "additionalProperties": False,
-}
 OPEN_SCHEMA: dict[str, Any] = {  # Anthropic takes optional properties; OpenAI's strict mode does not
     "type": "object",
     "properties": {"city": {"type": "string"}, "note": {"type": "string"}},
@@ -34,17 +27,6 @@ OPEN_SCHEMA: dict[str, Any] = {  # Anthropic takes optional properties; OpenAI's
     "additionalProperties": False,
 }
 CITY_JSON = '{"city": "Paris", "population": 2100000}'
-
-
-class City(BaseModel):
-    city: str
-    population: int
-
-
-def assert_city(text: str) -> None:
-    value = json.loads(text)
-    assert set(value) == {"city", "population"}, text
-    assert isinstance(value["city"], str) and isinstance(value["population"], int), text
 
 
 def test_the_anthropic_sdks_parse_gets_a_matching_answer_from_the_local_model(
