@@ -62,6 +62,14 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
+def final_message(live: LiveServer, request: dict[str, Any], *, streamed: bool) -> Any:
+    """The Anthropic SDK's answer to ``request``, assembled from its stream or whole."""
+    if streamed:
+        with ant(live).messages.stream(**request) as stream:
+            return stream.get_final_message()
+    return ant(live).messages.create(**request)
+
+
 @pytest.fixture(autouse=True)
 def fresh_cloud(cloud: FakeCloud) -> None:
     cloud.reset(Reply(text="Sunny."))
@@ -172,11 +180,7 @@ def test_server_tool_blocks_and_pause_turn_reach_an_anthropic_client_in_order(
 ) -> None:
     cloud.reset(Reply(content=SEARCH_ANSWER, stop_reason="pause_turn", cannot_stream=not upstream_streams))
     request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
-    if client_streams:
-        with ant(live).messages.stream(**request) as stream:
-            final = stream.get_final_message()
-    else:
-        final = ant(live).messages.create(**request)
+    final = final_message(live, request, streamed=client_streams)
     assert final.stop_reason == "pause_turn"
     assert [block.to_dict() for block in final.content] == SEARCH_ANSWER
 
@@ -278,11 +282,7 @@ def test_web_searches_the_upstream_ran_reach_the_client_and_the_ledger(
     reports it, and the ledger row, whose cost includes it (tests/ledger/test_web_search_cost.py)."""
     cloud.reset(Reply(content=SEARCH_ANSWER, web_searches=2))
     request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
-    if streamed:
-        with ant(live).messages.stream(**request) as stream:
-            final = stream.get_final_message()
-    else:
-        final = ant(live).messages.create(**request)
+    final = final_message(live, request, streamed=streamed)
     assert final.usage.server_tool_use is not None
     assert final.usage.server_tool_use.web_search_requests == 2
     row = httpx.get(live.url + "/api/requests?limit=1", timeout=30).json()["requests"][0]
@@ -312,11 +312,7 @@ def test_citations_reach_an_anthropic_client_on_the_text_they_cite(
     ``citations_delta``); they reach Claude Code on the text block they start, not dropped."""
     cloud.reset(Reply(content=CITED_ANSWER, cannot_stream=not upstream_streams))
     request = claude_code_request("cloud/claude", tools=[WEB_SEARCH], tool_choice={"type": "auto"})
-    if client_streams:
-        with ant(live).messages.stream(**request) as stream:
-            final = stream.get_final_message()
-    else:
-        final = ant(live).messages.create(**request)
+    final = final_message(live, request, streamed=client_streams)
     texts = [block.to_dict() for block in final.content if block.type == "text"]
     assert "".join(t["text"] for t in texts) == "According to the forecast, it is sunny in Paris."
     cited = [t for t in texts if t.get("citations")]
