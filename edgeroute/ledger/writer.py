@@ -10,8 +10,8 @@ Two ways a row gets written, never at once (one lock guards the connection):
   may not wait for any lock (busy timeout 0). It costs the loop about 40 us and
   saves the two thread hand-offs of the queue (about 90 us of each answer's latency). Only with
   ``synchronous=NORMAL``, where a commit writes the WAL without fsync; WAL checkpoints, which do fsync, run
-  on the writer thread (autocheckpoint is off on this connection), on a connection of their own: a
-  checkpoint's fsync takes milliseconds, and WAL lets commits go on meanwhile.
+  on the writer thread (autocheckpoint is off on this connection), on a connection of their own, once due
+  and at a quiet moment: a checkpoint's fsync takes milliseconds, and WAL lets commits go on meanwhile.
 - **queued**, on the writer thread: everything else. Whatever is queued while a commit runs goes into the
   next transaction together (group commit), so 100 concurrent requests cost a handful of commits; it waits
   out a lock another process holds (busy timeout) and handles a full disk. An inline attempt that meets any
@@ -65,7 +65,9 @@ class _Pending:
 
 _STOP = object()
 _CHECKPOINT = object()
-CHECKPOINT_EVERY = 500  # commits between WAL checkpoints (SQLite's own default is every 1000 pages)
+CHECKPOINT_EVERY = 500  # commits before a WAL checkpoint is due (SQLite's own default is every 1000 pages)
+CHECKPOINT_QUIET_S = 0.2  # a due checkpoint waits for this long a spell without commits...
+CHECKPOINT_AT_MOST = 2000  # ...but not past this many commits (the WAL grows about 13 KB a commit)
 
 
 class Ledger:
@@ -97,6 +99,7 @@ class Ledger:
         self._inline = inline
         self._busy_timeout_ms = busy_timeout_ms
         self._since_checkpoint = 0
+        self._checkpoint_asked = False
         self._inline_this_turn = False
         self._listeners: list[Listener] = []
         self._hub = EventHub()
@@ -186,8 +189,8 @@ class Ledger:
 
     def _committed(self, commits: int) -> None:
         self._since_checkpoint += commits
-        if self._inline and self._since_checkpoint >= CHECKPOINT_EVERY:
-            self._since_checkpoint = 0
+        if self._inline and self._since_checkpoint >= CHECKPOINT_EVERY and not self._checkpoint_asked:
+            self._checkpoint_asked = True
             self._queue.put(_CHECKPOINT)
 
     def _announce(self, rec: LedgerRecord) -> None:
@@ -213,16 +216,29 @@ class Ledger:
         return len(self._hub)
 
     def _run(self) -> None:
+        """The writer thread: queued rows in batches, and WAL checkpoints. A checkpoint, once due, waits for
+        a quiet spell (no commit for ``CHECKPOINT_QUIET_S``), so that its fsync and page copying, which
+        made the answers around it a few ms late on a 2-core machine, fall between requests; under
+        sustained traffic it runs anyway once ``CHECKPOINT_AT_MOST`` commits have piled up."""
+        checkpoint_due = False
+        seen = 0  # commits at the last look while a checkpoint waits
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=CHECKPOINT_QUIET_S if checkpoint_due else None)
+                except queue.Empty:  # nothing queued for a while; inline commits may still have come
+                    if self.commits == seen or self._since_checkpoint >= CHECKPOINT_AT_MOST:
+                        self._checkpoint()
+                        checkpoint_due = False
+                    seen = self.commits
+                    continue
                 if item is _STOP:
                     break
                 if item is _CHECKPOINT:
-                    self._checkpoint()
+                    checkpoint_due, seen = True, self.commits
                     continue
                 batch: list[_Pending] = [item]
-                stop = checkpoint_due = False
+                stop = False
                 while len(batch) < self._batch_max:
                     try:
                         nxt = self._queue.get_nowait()
@@ -232,7 +248,7 @@ class Ledger:
                         stop = True
                         break
                     if nxt is _CHECKPOINT:
-                        checkpoint_due = True  # run after this batch's commit, below
+                        checkpoint_due, seen = True, self.commits
                         continue
                     batch.append(nxt)
                 try:
@@ -244,8 +260,9 @@ class Ledger:
                         if self._conn.in_transaction:
                             self._conn.execute("ROLLBACK")
                     self._deliver_all([(p, None, exc) for p in batch])
-                if checkpoint_due:
+                if checkpoint_due and self._since_checkpoint >= CHECKPOINT_AT_MOST:
                     self._checkpoint()
+                    checkpoint_due = False
                 if stop:
                     break
         finally:
@@ -269,6 +286,8 @@ class Ledger:
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file (PASSIVE: waits for no reader or writer) on the checkpoint
         connection, so rows keep committing on the other one while it fsyncs."""
+        self._since_checkpoint = 0
+        self._checkpoint_asked = False
         try:
             # Opened for each checkpoint: a second connection kept open slows every commit a little.
             with contextlib.closing(connect_checkpointer(self.path)) as conn:

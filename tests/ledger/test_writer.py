@@ -312,17 +312,20 @@ async def test_wal_checkpoints_run_on_the_writer_thread(
     import edgeroute.ledger.writer as writer
 
     monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 0.05)
     ledger = Ledger.open(ledger_path)
     try:
         assert ledger._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-        for i in range(12):
-            await ledger.record(record_factory(request_id=f"r{i}"))
-            await asyncio.sleep(0)
-        for _ in range(100):
-            if ledger.checkpoints >= 2:
-                break
-            await asyncio.sleep(0.01)
-        assert ledger.checkpoints >= 2 and await ledger.count() == 12
+        for expected in (1, 2):
+            for i in range(6):
+                await ledger.record(record_factory(request_id=f"r{expected}.{i}"))
+                await asyncio.sleep(0)
+            for _ in range(300):
+                if ledger.checkpoints >= expected:
+                    break
+                await asyncio.sleep(0.01)
+            assert ledger.checkpoints == expected
+        assert await ledger.count() == 12
     finally:
         await ledger.aclose()
 
@@ -429,5 +432,51 @@ async def test_a_value_sqlite_refuses_fails_its_row_alone(
         results = await asyncio.gather(huge, fine, return_exceptions=True)
         assert isinstance(results[0], LedgerError) and results[1] is None
         assert await ledger.count() == 1
+    finally:
+        await ledger.aclose()
+
+
+async def test_a_due_checkpoint_waits_for_a_pause_in_commits(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint made the answers around it a few ms late: once due, it runs when commits pause."""
+    import edgeroute.ledger.writer as writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 1.0)
+    monkeypatch.setattr(writer, "CHECKPOINT_AT_MOST", 10**9)
+    ledger = Ledger.open(ledger_path)
+    try:
+        for i in range(30):  # due after the fifth; a commit every 50 ms never leaves a 1 s pause
+            await ledger.record(record_factory(request_id=f"busy{i}"))
+            await asyncio.sleep(0.05)
+        assert ledger.checkpoints == 0
+        for _ in range(300):  # the pause
+            if ledger.checkpoints:
+                break
+            await asyncio.sleep(0.01)
+        assert ledger.checkpoints == 1 and await ledger.count() == 30
+    finally:
+        await ledger.aclose()
+
+
+async def test_under_sustained_commits_a_checkpoint_runs_at_the_cap(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traffic that never pauses still gets its checkpoints, so the WAL stays bounded."""
+    import edgeroute.ledger.writer as writer
+
+    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 0.5)
+    monkeypatch.setattr(writer, "CHECKPOINT_AT_MOST", 20)
+    ledger = Ledger.open(ledger_path)
+    try:
+        i = 0
+        while not ledger.checkpoints and i < 200:  # a commit every 10 ms: no 500 ms pause
+            await ledger.record(record_factory(request_id=f"r{i}"))
+            await asyncio.sleep(0.01)
+            i += 1
+        assert ledger.checkpoints == 1
+        assert 20 <= i < 200
     finally:
         await ledger.aclose()
