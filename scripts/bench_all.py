@@ -252,7 +252,7 @@ def bench_gateways(requests: int, rounds: int, litellm: Path | None) -> dict[str
                         bench_gateway.measure(http, url, body, 30, stream)
                     for _ in range(rounds):
                         for name, (http, url, body) in targets.items():
-                            samples[name] += bench_gateway.measure(http, url, body, per_round, stream)
+                            samples[name] += bench_gateway.measure_round(http, url, body, per_round, stream)
                     mode = "stream" if stream else "json"
                     for name, values in samples.items():
                         out[f"{mode}.{name}.p50_ms"] = med(values)
