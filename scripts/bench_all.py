@@ -7,7 +7,8 @@ by side and as ratios against what users would pick instead:
 3. gateway overhead: edgeroute in front of a loopback fake OpenAI upstream against calling it directly,
    streamed and not (target: +p50 <= 1 ms);
 4. the same run through the LiteLLM proxy on the same upstream, interleaved with edgeroute's rounds so
-   both see the same machine noise (target: edgeroute's overhead at least 10x below LiteLLM's), and
+   both see the same machine noise (each round on each server begins with one untimed request; the
+   client's GC is off while timing) (target: edgeroute's overhead at least 10x below LiteLLM's), and
    LiteLLM's own ready time. LiteLLM lives in its own venv, .venv-litellm (created here if missing; if it
    cannot be installed the column says so and the rest still runs);
 5. routing decision latency (scripts/bench_router.py) and local tokens/s against raw llama-cpp-python
@@ -368,7 +369,7 @@ def main() -> int:
     if not args.skip_model_benches:
         router_text, router = bench_router(100)
         results.update(router)
-        local_text, local = bench_local(3, 64)
+        local_text, local = bench_local(7, 64)
         results.update(local)
     results["loadavg_end"] = os.getloadavg()
 
@@ -437,7 +438,7 @@ def main() -> int:
                     key.removeprefix("route_").removesuffix("_p50_ms").replace("_", " ") + " p50",
                     f"{value:.2f} ms",
                 )
-        print("\nlocal generation (scripts/bench_local.py --runs 3 --max-tokens 64 --threads 1)")
+        print("\nlocal generation (scripts/bench_local.py --runs 7 --max-tokens 64 --threads 1)")
         if "local_tps" in r:
             row("engine tokens/s / raw llama-cpp-python", f"{r['local_tps']:.1f} / {r['raw_tps']:.1f}",
                 ">= 95 %", f"{r['local_vs_raw_pct']:.1f} % " + ok("local tokens/s", r["local_vs_raw_pct"] >= 95))  # fmt: skip
