@@ -189,8 +189,12 @@ class TokenStats:
 
 @dataclass(slots=True)
 class TextDelta:
+    """Answer text. ``refusal``: an OpenAI model's ``refusal`` text (it declined, e.g. under structured
+    output): OpenAI clients get it as ``refusal`` again, every other API as plain text."""
+
     text: str
     stats: TokenStats | None = None
+    refusal: bool = False
 
 
 @dataclass(slots=True)

@@ -217,6 +217,10 @@ class ChunkReader:
         if isinstance(content, str) and content:
             self._counter.add_text(content)
             events.append(TextDelta(content))
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            self._counter.add_text(refusal)
+            events.append(TextDelta(refusal, refusal=True))
         for position, call in enumerate(delta.get("tool_calls") or []):
             function = call.get("function") or {}
             upstream_index = position if whole_message else call.get("index")

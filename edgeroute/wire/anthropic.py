@@ -456,7 +456,7 @@ class MessagesStreamer:
 def _text_and_blocks(result: Collected) -> list[dict[str, Any]]:
     """The answer's text as text blocks, split where the upstream's server tool blocks came and where a
     cited stretch starts (the block carries its citations)."""
-    text = result.text
+    text = result.all_text
     content: list[dict[str, Any]] = []
     cited: dict[int, list[dict[str, Any]]] = {}
     for offset, citation in result.citations:

@@ -34,6 +34,12 @@ class Collected:
     # Sources the text cites, each with the length of the text before it (where its cited block starts).
     citations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     anthropic_stop: str | None = None
+    refusal: str = ""  # an OpenAI model's refusal text, kept apart from ``text``
+
+    @property
+    def all_text(self) -> str:
+        """The text for APIs without a refusal field: the refusal reads as text."""
+        return self.text + self.refusal
 
 
 class ToolCallAssembler:
@@ -92,12 +98,16 @@ class ThinkingAssembler:
 async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
     out = Collected()
     text: list[str] = []
+    refusal: list[str] = []
     reasoning: list[str] = []
     tools = ToolCallAssembler()
     thinking = ThinkingAssembler()
     length = 0
     async for event in events:
         if isinstance(event, TextDelta):
+            if event.refusal:
+                refusal.append(event.text)
+                continue
             text.append(event.text)
             length += len(event.text)
         elif isinstance(event, ContentBlock):
@@ -116,6 +126,7 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             out.stop_sequence = event.stop_sequence
             out.anthropic_stop = event.anthropic_stop
     out.text = "".join(text)
+    out.refusal = "".join(refusal)
     out.reasoning = "".join(reasoning)
     out.thinking = thinking.blocks()
     out.tool_calls = tools.calls()

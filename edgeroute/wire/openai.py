@@ -44,8 +44,11 @@ def chat_request(body: ChatCompletionRequest) -> ChatRequest:
     for m in body.messages:
         role = "system" if m.role == "developer" else "tool" if m.role == "function" else m.role
         calls = [ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls or []] or None
+        content = m.content
+        if content is None and isinstance(refusal := (m.model_extra or {}).get("refusal"), str):
+            content = refusal  # an OpenAI model's refusal, sent back in the history: it was its answer
         messages.append(
-            Message(role=role, content=m.content, tool_calls=calls, tool_call_id=m.tool_call_id, name=m.name)
+            Message(role=role, content=content, tool_calls=calls, tool_call_id=m.tool_call_id, name=m.name)
         )
     tools = (
         [
@@ -177,7 +180,9 @@ class ChatChunker(_Chunker):
 
     def event(self, event: StreamEvent) -> bytes | None:
         if isinstance(event, TextDelta):
-            return self._chunk({"content": event.text}) if event.text else None
+            if not event.text:
+                return None
+            return self._chunk({"refusal" if event.refusal else "content": event.text})
         if isinstance(event, ToolCallDelta):
             self._saw_tools = True
             call: dict[str, Any] = {"index": event.index, "function": {"arguments": event.arguments}}
@@ -203,8 +208,10 @@ def chat_completion(
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": result.text if result.text or not result.tool_calls else None,
+        "content": result.text if result.text or not (result.tool_calls or result.refusal) else None,
     }
+    if result.refusal:
+        message["refusal"] = result.refusal
     if result.reasoning:
         message["reasoning_content"] = result.reasoning
     if result.tool_calls:
@@ -267,7 +274,12 @@ def text_completion(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "text": echo + result.text, "logprobs": None, "finish_reason": result.finish_reason}
+            {
+                "index": 0,
+                "text": echo + result.all_text,
+                "logprobs": None,
+                "finish_reason": result.finish_reason,
+            }
         ],
         "usage": usage_json(result.usage or Usage(0, 0, estimated=True), usage_extra),
     }

@@ -327,8 +327,8 @@ def response_object(
     output: list[dict[str, Any]] = []
     if result.reasoning:
         output.append(_reasoning_item(new_id("rs_"), result.reasoning))
-    if result.text or not result.tool_calls:
-        output.append(_message_item(new_id("msg_"), result.text))
+    if result.all_text or not result.tool_calls:
+        output.append(_message_item(new_id("msg_"), result.all_text))
     output.extend(_call_item(new_id("fc_"), call, namespaces or {}) for call in result.tool_calls)
     return _response(
         new_id("resp_"),

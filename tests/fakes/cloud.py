@@ -117,6 +117,7 @@ class Reply:
     web_searches: int = 0  # Anthropic: usage.server_tool_use.web_search_requests
     # OpenAI: this finish_reason (``content_filter``...) instead of the usual
     finish_reason: str | None = None
+    refusal: str | None = None  # OpenAI: the model's refusal (``message.refusal`` / ``delta.refusal``)
 
     def openai_finish(self) -> str:
         return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
@@ -323,7 +324,7 @@ class FakeCloud:
 
     def _openai_completion(self, model: str) -> dict[str, Any]:
         r = self.reply
-        message: dict[str, Any] = {"role": "assistant", "content": r.text or None}
+        message: dict[str, Any] = {"role": "assistant", "content": r.text or None, "refusal": r.refusal}
         if r.reasoning:
             message["reasoning_content"] = r.reasoning
         if r.tool_calls:
@@ -360,6 +361,9 @@ class FakeCloud:
                 yield chunk({"reasoning_content": r.reasoning[i : i + max(r.chunk_chars, 1)]})
         for piece in r.text_chunks():
             yield chunk({"content": piece})
+        if r.refusal:
+            for i in range(0, len(r.refusal), max(r.chunk_chars, 1)):
+                yield chunk({"refusal": r.refusal[i : i + max(r.chunk_chars, 1)]})
         for index, (name, arguments) in enumerate(r.tool_calls):
             yield chunk(
                 {
