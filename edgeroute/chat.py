@@ -270,7 +270,18 @@ class Citation:
     citation: dict[str, Any]
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | ContentBlock | Citation | Usage | Finish
+@dataclass(slots=True)
+class Annotation:
+    """An OpenAI-style note on the answer's text, with character offsets into it (``url_citation`` from
+    search models or OpenRouter's web plugin). Chat Completions and Responses clients get it; the Messages
+    API has no place for it (the text still arrives)."""
+
+    annotation: dict[str, Any]
+
+
+StreamEvent = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ContentBlock | Citation | Annotation | Usage | Finish
+)
 
 
 @dataclass(slots=True)

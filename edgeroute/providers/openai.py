@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeroute.chat import (
     THINKING_PARTS,
+    Annotation,
     ChatRequest,
     Finish,
     FinishReason,
@@ -221,6 +222,9 @@ class ChunkReader:
         if isinstance(refusal, str) and refusal:
             self._counter.add_text(refusal)
             events.append(TextDelta(refusal, refusal=True))
+        annotations = delta.get("annotations")
+        if isinstance(annotations, list):
+            events += [Annotation(a) for a in annotations if isinstance(a, dict)]
         for position, call in enumerate(delta.get("tool_calls") or []):
             function = call.get("function") or {}
             upstream_index = position if whole_message else call.get("index")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeroute.chat import (
+    Annotation,
     Citation,
     ContentBlock,
     Finish,
@@ -35,6 +36,7 @@ class Collected:
     citations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     anthropic_stop: str | None = None
     refusal: str = ""  # an OpenAI model's refusal text, kept apart from ``text``
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # OpenAI-style, offsets into ``text``
 
     @property
     def all_text(self) -> str:
@@ -114,6 +116,8 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
             out.native_blocks.append((length, event.block))
         elif isinstance(event, Citation):
             out.citations.append((length, event.citation))
+        elif isinstance(event, Annotation):
+            out.annotations.append(event.annotation)
         elif isinstance(event, ToolCallDelta):
             tools.add(event)
         elif isinstance(event, ReasoningDelta):

@@ -12,6 +12,7 @@ from typing import Any
 
 from edgeroute import jsonio
 from edgeroute.chat import (
+    Annotation,
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
@@ -194,6 +195,8 @@ class ChatChunker(_Chunker):
             return self._chunk({"tool_calls": [call]})
         if isinstance(event, ReasoningDelta):  # text only: signatures are Anthropic's alone
             return self._chunk({"reasoning_content": event.text}) if event.text else None
+        if isinstance(event, Annotation):
+            return self._chunk({"annotations": [event.annotation]})
         if isinstance(event, Usage):
             self.usage = event
             return None
@@ -212,6 +215,8 @@ def chat_completion(
     }
     if result.refusal:
         message["refusal"] = result.refusal
+    if result.annotations:
+        message["annotations"] = result.annotations
     if result.reasoning:
         message["reasoning_content"] = result.reasoning
     if result.tool_calls:

@@ -24,6 +24,7 @@ from typing import Any
 
 from edgeroute import jsonio
 from edgeroute.chat import (
+    Annotation,
     ChatRequest,
     Finish,
     FinishReason,
@@ -261,9 +262,19 @@ def usage_json(usage: Usage | None, extra: dict[str, Any] | None = None) -> dict
     return out
 
 
-def _message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def _message_item(
+    item_id: str, text: str, status: str = "completed", annotations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
     return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": [part]}
+
+
+def responses_annotation(annotation: dict[str, Any]) -> dict[str, Any]:
+    """A Chat Completions annotation in the Responses API's flat shape: ``{"type": "url_citation",
+    "url_citation": {"url", ...}}`` -> ``{"type": "url_citation", "url", ...}``."""
+    kind = annotation.get("type")
+    inner = annotation.get(kind) if isinstance(kind, str) else None
+    return {"type": kind, **inner} if isinstance(inner, dict) else annotation
 
 
 def _call_item(
@@ -328,7 +339,8 @@ def response_object(
     if result.reasoning:
         output.append(_reasoning_item(new_id("rs_"), result.reasoning))
     if result.all_text or not result.tool_calls:
-        output.append(_message_item(new_id("msg_"), result.all_text))
+        annotations = [responses_annotation(a) for a in result.annotations]
+        output.append(_message_item(new_id("msg_"), result.all_text, annotations=annotations))
     output.extend(_call_item(new_id("fc_"), call, namespaces or {}) for call in result.tool_calls)
     return _response(
         new_id("resp_"),
@@ -357,6 +369,7 @@ class ResponsesStreamer:
         self._output: list[dict[str, Any]] = []
         self._open: dict[str, Any] | None = None  # the item being streamed
         self._open_text: list[str] = []
+        self._open_annotations: list[dict[str, Any]] = []
         self._calls: dict[int, int] = {}  # tool-call index -> its position in the output
         self._finish: FinishReason | None = None
 
@@ -384,7 +397,8 @@ class ResponsesStreamer:
         self._open_text = []
         out = b""
         if item["type"] == "message":
-            item = _message_item(item["id"], text)
+            item = _message_item(item["id"], text, annotations=self._open_annotations)
+            self._open_annotations = []
             part = item["content"][0]
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
             out += self._event("response.output_text.done", {**where, "text": text, "logprobs": []})
@@ -447,6 +461,16 @@ class ResponsesStreamer:
             if event.arguments:
                 out += self._delta("response.function_call_arguments.delta", event.arguments, False)
             return out or None
+        if isinstance(event, Annotation):
+            if self._open is None or self._open["type"] != "message":
+                return None  # no text to annotate
+            annotation = responses_annotation(event.annotation)
+            self._open_annotations.append(annotation)
+            where = {"item_id": self._open["id"], "output_index": len(self._output), "content_index": 0}
+            return self._event(
+                "response.output_text.annotation.added",
+                {**where, "annotation_index": len(self._open_annotations) - 1, "annotation": annotation},
+            )
         if isinstance(event, Usage):
             self.usage = event
         elif isinstance(event, Finish):

@@ -118,6 +118,7 @@ class Reply:
     # OpenAI: this finish_reason (``content_filter``...) instead of the usual
     finish_reason: str | None = None
     refusal: str | None = None  # OpenAI: the model's refusal (``message.refusal`` / ``delta.refusal``)
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # OpenAI: url_citation... on the text
 
     def openai_finish(self) -> str:
         return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
@@ -325,6 +326,8 @@ class FakeCloud:
     def _openai_completion(self, model: str) -> dict[str, Any]:
         r = self.reply
         message: dict[str, Any] = {"role": "assistant", "content": r.text or None, "refusal": r.refusal}
+        if r.annotations:
+            message["annotations"] = r.annotations
         if r.reasoning:
             message["reasoning_content"] = r.reasoning
         if r.tool_calls:
@@ -364,6 +367,8 @@ class FakeCloud:
         if r.refusal:
             for i in range(0, len(r.refusal), max(r.chunk_chars, 1)):
                 yield chunk({"refusal": r.refusal[i : i + max(r.chunk_chars, 1)]})
+        if r.annotations:  # as OpenAI's search models send them: after the text, in one delta
+            yield chunk({"annotations": r.annotations})
         for index, (name, arguments) in enumerate(r.tool_calls):
             yield chunk(
                 {
