@@ -129,6 +129,9 @@ class ChatRequest:
     route_hint: Literal["auto", "local", "cloud"] | None = None
     client: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    # OpenAI's ``logprobs``: None, or how many likeliest alternatives each token's entry lists
+    # (``top_logprobs``, 0-20). Local models compute them; OpenAI-style upstreams get the fields as sent.
+    logprobs: int | None = None
 
     def prompt_text(self) -> str:
         """All message text joined, for heuristics and token estimates."""
@@ -190,11 +193,15 @@ class TokenStats:
 @dataclass(slots=True)
 class TextDelta:
     """Answer text. ``refusal``: an OpenAI model's ``refusal`` text (it declined, e.g. under structured
-    output): OpenAI clients get it as ``refusal`` again, every other API as plain text."""
+    output): OpenAI clients get it as ``refusal`` again, every other API as plain text. A delta may carry
+    empty text with ``stats`` or ``logprobs``."""
 
     text: str
     stats: TokenStats | None = None
     refusal: bool = False
+    # OpenAI ``logprobs.content`` entries of the tokens this delta ends (``token``, ``logprob``,
+    # ``bytes``, ``top_logprobs``), when the client asked for them.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)

@@ -246,6 +246,7 @@ class LocalEngine:
             stop_loops=self.settings.engine.stop_loops,
             want_stats=want_stats,
             json_schema=json_schema_text(req.extra.get("response_format")),
+            logprobs=req.logprobs,
         )
         events = self._generate(model, job)
         if job.tools is not None:  # the model answers calls as text in its markup; clients want tool_calls
@@ -299,7 +300,11 @@ class LocalEngine:
                         if kind == "token":
                             emitted = True
                             stats = message[3]
-                            yield TextDelta(message[2], TokenStats(*stats) if stats is not None else None)
+                            yield TextDelta(
+                                message[2],
+                                TokenStats(*stats) if stats is not None else None,
+                                logprobs=[message[4]] if len(message) > 4 else None,
+                            )
                         elif kind == "done":
                             finished = True
                             done: Finished = message[2]

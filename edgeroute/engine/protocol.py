@@ -97,6 +97,9 @@ class GenerateJob:
     json_schema: str | None = None
     # End the answer when it becomes one stretch of tokens repeated (engine.stop_loops).
     stop_loops: bool = True
+    # OpenAI logprobs: None, or how many alternatives each token's entry lists (sent as a 5th element of
+    # the "token" message).
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,3 +41,24 @@ class TokenStatsComputer:
         prob = float(weights[token]) / z
         margin = (1.0 - math.exp(second)) / z
         return prob, entropy, margin
+
+
+class LogprobsComputer:
+    """A token's log-probability under the raw (temperature 1) distribution, and the ``top_n`` likeliest
+    tokens with theirs (OpenAI's ``logprobs`` / ``top_logprobs``)."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self.n_vocab = n_vocab
+        self._weights = np.empty(n_vocab, dtype=np.float32)
+
+    def __call__(self, logits: Any, token: int, top_n: int) -> tuple[float, list[tuple[int, float]]]:
+        x = logits if isinstance(logits, np.ndarray) else np.ctypeslib.as_array(logits, shape=(self.n_vocab,))
+        peak = float(x.max())
+        np.subtract(x, peak, out=self._weights)
+        np.exp(self._weights, out=self._weights)
+        log_z = peak + math.log(float(self._weights.sum(dtype=np.float64)))
+        top: list[tuple[int, float]] = []
+        if top_n > 0:
+            ids = np.argpartition(x, -top_n)[-top_n:]
+            top = [(int(i), float(x[i]) - log_z) for i in ids[np.argsort(-x[ids], kind="stable")]]
+        return float(x[token]) - log_z, top

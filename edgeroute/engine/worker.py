@@ -291,6 +291,11 @@ class WorkerRuntime:
             tokens.pop(0)
         return tokens
 
+    def _token_json(self, token: int) -> dict[str, Any]:
+        """A token as OpenAI's logprobs entries name it: its text and its bytes."""
+        piece = self._piece(token)
+        return {"token": piece.decode("utf-8", "replace"), "bytes": list(piece)}
+
     def _piece(self, token: int) -> bytes:
         import llama_cpp
 
@@ -353,7 +358,7 @@ class WorkerRuntime:
         import llama_cpp
 
         from edgeroute.engine.loops import LoopDetector
-        from edgeroute.engine.token_stats import TokenStatsComputer
+        from edgeroute.engine.token_stats import LogprobsComputer, TokenStatsComputer
 
         llm, channel = self.llm, self.channel
         started = time.perf_counter()
@@ -373,6 +378,7 @@ class WorkerRuntime:
             cached += 1
         if job.want_stats and self._stats is None:
             self._stats = TokenStatsComputer(self.n_vocab)
+        logprobs = LogprobsComputer(self.n_vocab) if job.logprobs is not None else None
         llm.set_seed(job.seed if job.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
 
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -400,7 +406,15 @@ class WorkerRuntime:
                 stats = self._stats(llama_cpp.llama_get_logits_ith(ctx, -1), token) if want_stats else None
                 count += 1
                 text, hit_stop = stops.feed(decoder.decode(self._piece(token)))
-                if text or stats is not None:
+                if logprobs is not None:
+                    chosen, top = logprobs(llama_cpp.llama_get_logits_ith(ctx, -1), token, job.logprobs or 0)
+                    entry = {
+                        **self._token_json(token),
+                        "logprob": chosen,
+                        "top_logprobs": [{**self._token_json(t), "logprob": lp} for t, lp in top],
+                    }
+                    channel.send(("token", rid, text, stats, entry))
+                elif text or stats is not None:
                     channel.send(("token", rid, text, stats))
                 if hit_stop:
                     reason = "stop"

@@ -172,6 +172,15 @@ def parse_usage(data: Any) -> Usage | None:
     )
 
 
+def _attach_logprobs(events: list[StreamEvent], entries: list[dict[str, Any]]) -> None:
+    """The chunk's token logprobs on its text delta (a delta of their own where it has no text)."""
+    for event in reversed(events):
+        if isinstance(event, TextDelta) and not event.refusal:
+            event.logprobs = (event.logprobs or []) + entries
+            return
+    events.append(TextDelta("", logprobs=entries))
+
+
 class ChunkReader:
     """Turns ``chat.completion.chunk`` objects into internal events and remembers finish and usage."""
 
@@ -203,6 +212,9 @@ class ChunkReader:
                 continue
             delta = choice.get("message" if whole_message else "delta") or {}
             events += self._delta(delta, whole_message)
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(entries := logprobs.get("content"), list):
+                _attach_logprobs(events, [e for e in entries if isinstance(e, dict)])
             reason = choice.get("finish_reason")
             if reason:
                 self.finish = FINISH_REASONS.get(reason, "stop")

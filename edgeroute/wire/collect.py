@@ -37,6 +37,7 @@ class Collected:
     anthropic_stop: str | None = None
     refusal: str = ""  # an OpenAI model's refusal text, kept apart from ``text``
     annotations: list[dict[str, Any]] = field(default_factory=list)  # OpenAI-style, offsets into ``text``
+    logprobs: list[dict[str, Any]] | None = None  # OpenAI ``logprobs.content``, when the backend gave any
 
     @property
     def all_text(self) -> str:
@@ -107,6 +108,10 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
     length = 0
     async for event in events:
         if isinstance(event, TextDelta):
+            if event.logprobs:
+                if out.logprobs is None:
+                    out.logprobs = []
+                out.logprobs.extend(event.logprobs)
             if event.refusal:
                 refusal.append(event.text)
                 continue

@@ -65,6 +65,12 @@ def chat_request(body: ChatCompletionRequest) -> ChatRequest:
     )
     known = set(ChatCompletionRequest.model_fields)
     extra = {k: v for k, v in (body.model_extra or {}).items() if k not in known and k not in ("user",)}
+    if body.logprobs:  # parsed for local models, and passed on as sent to OpenAI-style upstreams
+        extra["logprobs"] = True
+        if body.top_logprobs is not None:
+            extra["top_logprobs"] = body.top_logprobs
+    elif body.top_logprobs:
+        raise InvalidRequest("top_logprobs: needs logprobs set to true", param="top_logprobs")
     return ChatRequest(
         model=body.model,
         messages=messages,
@@ -83,6 +89,7 @@ def chat_request(body: ChatCompletionRequest) -> ChatRequest:
         tools=tools,
         tool_choice=body.tool_choice,
         extra=extra,
+        logprobs=(body.top_logprobs or 0) if body.logprobs else None,
     )
 
 
@@ -165,14 +172,17 @@ class ChatChunker(_Chunker):
         super().__init__(model, include_usage, "chatcmpl-")
         self._saw_tools = False
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None = None, logprobs: list[dict[str, Any]] | None = None
+    ) -> bytes:
+        lp = {"content": logprobs, "refusal": None} if logprobs else None
         return _sse(
             {
                 "id": self.id,
                 "object": "chat.completion.chunk",
                 "created": self.created,
                 "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                "choices": [{"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish}],
             }
         )
 
@@ -181,6 +191,9 @@ class ChatChunker(_Chunker):
 
     def event(self, event: StreamEvent) -> bytes | None:
         if isinstance(event, TextDelta):
+            if event.logprobs:
+                delta = {"refusal" if event.refusal else "content": event.text} if event.text else {}
+                return self._chunk(delta, logprobs=event.logprobs)
             if not event.text:
                 return None
             return self._chunk({"refusal" if event.refusal else "content": event.text})
@@ -217,6 +230,7 @@ def chat_completion(
         message["refusal"] = result.refusal
     if result.annotations:
         message["annotations"] = result.annotations
+    logprobs = {"content": result.logprobs, "refusal": None} if result.logprobs is not None else None
     if result.reasoning:
         message["reasoning_content"] = result.reasoning
     if result.tool_calls:
@@ -230,7 +244,7 @@ def chat_completion(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}
+            {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": result.finish_reason}
         ],
         "usage": usage_json(result.usage or Usage(0, 0, estimated=True), usage_extra),
     }

@@ -76,6 +76,8 @@ class ChatCompletionRequest(Open):
     stream_options: StreamOptions | None = None
     tools: list[ToolIn] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    logprobs: NullableFlag = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
 
 
 class CompletionRequestIn(Open):

@@ -119,6 +119,7 @@ class Reply:
     finish_reason: str | None = None
     refusal: str | None = None  # OpenAI: the model's refusal (``message.refusal`` / ``delta.refusal``)
     annotations: list[dict[str, Any]] = field(default_factory=list)  # OpenAI: url_citation... on the text
+    logprobs: list[dict[str, Any]] | None = None  # OpenAI: logprobs.content, on the (first) text chunk
 
     def openai_finish(self) -> str:
         return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
@@ -342,6 +343,8 @@ class FakeCloud:
             "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": r.openai_finish()}],
         }
+        if r.logprobs is not None:
+            out["choices"][0]["logprobs"] = {"content": r.logprobs, "refusal": None}
         if r.usage:
             out["usage"] = self._usage_openai()
         return out
@@ -362,8 +365,11 @@ class FakeCloud:
         if r.reasoning:
             for i in range(0, len(r.reasoning), max(r.chunk_chars, 1)):
                 yield chunk({"reasoning_content": r.reasoning[i : i + max(r.chunk_chars, 1)]})
-        for piece in r.text_chunks():
-            yield chunk({"content": piece})
+        for number, piece in enumerate(r.text_chunks()):
+            out = chunk({"content": piece})
+            if r.logprobs is not None and number == 0:
+                out["choices"][0]["logprobs"] = {"content": r.logprobs, "refusal": None}
+            yield out
         if r.refusal:
             for i in range(0, len(r.refusal), max(r.chunk_chars, 1)):
                 yield chunk({"refusal": r.refusal[i : i + max(r.chunk_chars, 1)]})
