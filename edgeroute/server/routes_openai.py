@@ -183,7 +183,7 @@ async def embeddings(body: EmbeddingRequestIn, request: Request) -> Response:
 async def list_models(request: Request) -> dict[str, Any]:
     services = services_of(request)
     services.engine.refresh()  # a model pulled a moment ago shows up without a restart
-    created = int(services.extras.get("started", time.time()))
+    created = int(request.app.state.started)  # the daemon's start: the same on every call
     data: list[dict[str, Any]] = [
         {"id": "auto", "object": "model", "created": created, "owned_by": "edgeroute"}
     ]

@@ -111,6 +111,9 @@ def test_models_list(local_server: LiveServer, starter_gguf: Path) -> None:
     assert ids[0] == "auto" and "local/gemma3-270m" in ids and all(ids)
     local = models["local/gemma3-270m"].model_dump()
     assert local["size_bytes"] == starter_gguf.stat().st_size  # the TUI's Size column
+    time.sleep(1.1)  # ``created`` is the daemon's start, not the time of each call (Open WebUI caches on it)
+    again = {m.id: m.created for m in oai(local_server).models.list()}
+    assert again == {i: m.created for i, m in models.items()}
 
 
 def test_disconnect_mid_stream_frees_the_model(local_server: LiveServer) -> None:
