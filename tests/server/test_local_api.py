@@ -111,7 +111,7 @@ def test_models_list(local_server: LiveServer, starter_gguf: Path) -> None:
     assert ids[0] == "auto" and "local/gemma3-270m" in ids and all(ids)
     local = models["local/gemma3-270m"].model_dump()
     assert local["size_bytes"] == starter_gguf.stat().st_size  # the TUI's Size column
-    time.sleep(1.1)  # ``created`` is the daemon's start, not the time of each call (Open WebUI caches on it)
+    time.sleep(1.1)  # ``created`` is the daemon's start, not the time of each call
     again = {m.id: m.created for m in oai(local_server).models.list()}
     assert again == {i: m.created for i, m in models.items()}
 
