@@ -100,6 +100,8 @@ class GenerateJob:
     # OpenAI logprobs: None, or how many alternatives each token's entry lists (sent as a 5th element of
     # the "token" message).
     logprobs: int | None = None
+    # Sampling controls the client set (engine/sampling.py), as Llama.generate keywords over the defaults.
+    sampling: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -393,9 +393,8 @@ class WorkerRuntime:
         loops = LoopDetector() if job.stop_loops else None
         if job.json_schema is not None:
             self._constrain(job.json_schema)
-        generator = llm.generate(
-            tokens, top_k=40, top_p=job.top_p, min_p=0.05, temp=job.temperature, repeat_penalty=1.0
-        )
+        sampling: dict[str, Any] = {"top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0, **job.sampling}
+        generator = llm.generate(tokens, top_p=job.top_p, temp=job.temperature, **sampling)
         try:
             for token in generator:
                 if count == 0:

@@ -1,0 +1,42 @@
+"""Which sampling controls reach llama.cpp for a local model, and which values are the client's error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edgeroute.engine.sampling import sampling_options
+from edgeroute.errors import InvalidRequest
+
+
+def test_the_controls_set_become_generate_keywords() -> None:
+    extra = {"top_k": 20, "min_p": 0.1, "typical_p": 0.9, "repeat_penalty": 1.1, "frequency_penalty": 0.5}
+    assert sampling_options({**extra, "presence_penalty": -0.5, "user": "x"}) == {
+        **extra,
+        "presence_penalty": -0.5,
+    }
+
+
+def test_left_out_or_null_keeps_the_defaults_and_a_disabled_top_k_is_zero() -> None:
+    assert sampling_options({"top_k": None, "min_p": None}) == {}
+    assert sampling_options({"top_k": -1}) == {"top_k": 0}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("top_k", 2.5),
+        ("top_k", "40"),
+        ("top_k", True),
+        ("min_p", 1.5),
+        ("repeat_penalty", 0),
+        ("frequency_penalty", 3),
+        ("presence_penalty", "high"),
+        ("typical_p", -0.1),
+    ],
+)
+def test_a_wrong_type_or_range_is_a_400_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        sampling_options({field: value})
+    assert caught.value.param == field and field in str(caught.value)

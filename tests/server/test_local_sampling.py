@@ -1,0 +1,50 @@
+"""Sampling controls reach the real starter model: top_k=1 at temperature 1 samples exactly as greedy does
+(OpenAI's extra field and Anthropic's own ``top_k``), a frequency penalty changes a greedy answer that
+repeats itself, and a bad value is a 400 in the API's own shape. Live daemon, official SDKs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.server.live import LiveServer, ant, oai
+
+MODEL = "local/gemma3-270m"
+MSG: list[Any] = [{"role": "user", "content": "Write the word cat ten times."}]
+
+
+def answer(live: LiveServer, **params: Any) -> str:
+    completion = oai(live).chat.completions.create(model=MODEL, messages=MSG, max_tokens=24, **params)
+    return completion.choices[0].message.content or ""
+
+
+def test_top_k_of_one_samples_as_greedy_does(local_server: LiveServer) -> None:
+    greedy = answer(local_server, temperature=0)
+    assert greedy
+    for seed in (1, 2):
+        assert answer(local_server, temperature=1.0, seed=seed) != greedy  # sampling with the default top_k
+        assert answer(local_server, temperature=1.0, seed=seed, extra_body={"top_k": 1}) == greedy
+    text = ant(local_server).messages.create(
+        model=MODEL, max_tokens=24, messages=MSG, extra_body={"temperature": 1.0, "top_k": 1}
+    )
+    assert "".join(b.text for b in text.content if b.type == "text") == greedy
+
+
+def test_a_frequency_penalty_changes_a_repeating_greedy_answer(local_server: LiveServer) -> None:
+    greedy = answer(local_server, temperature=0)
+    assert answer(local_server, temperature=0, frequency_penalty=2.0) != greedy
+
+
+def test_a_bad_value_is_a_400_and_the_next_request_is_served(local_server: LiveServer) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        answer(local_server, extra_body={"min_p": 2})
+    assert "min_p" in str(caught.value)
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        ant(local_server).messages.create(
+            model=MODEL, max_tokens=4, messages=MSG, extra_body={"top_k": "many"}
+        )
+    assert bad.value.body["type"] == "error"  # type: ignore[index]
+    assert answer(local_server, temperature=0)
