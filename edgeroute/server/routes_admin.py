@@ -1,4 +1,6 @@
-"""Health and the admin API the TUI uses: routing mode and model load/unload."""
+"""Health and the admin API the TUI uses: routing mode and model load/unload (also at llama.cpp server's
+router-mode paths, ``POST /models/load`` / ``/models/unload``, which Open WebUI calls for a connection
+whose provider type is llama.cpp)."""
 
 from __future__ import annotations
 
@@ -76,6 +78,22 @@ async def unload_model(name: str, request: Request) -> dict[str, Any]:
     engine.get(name)
     await engine.unload(name)
     return {"name": name, "loaded": False}
+
+
+class ModelRef(BaseModel):
+    model: str = Field(min_length=1, description="local/<name> or <name>")
+
+
+@router.post("/models/load", include_in_schema=False)  # llama.cpp compatibility, as the /models alias
+async def load_model_llamacpp(body: ModelRef, request: Request) -> dict[str, bool]:
+    await load_model(body.model.removeprefix("local/"), request)
+    return {"success": True}
+
+
+@router.post("/models/unload", include_in_schema=False)
+async def unload_model_llamacpp(body: ModelRef, request: Request) -> dict[str, bool]:
+    await unload_model(body.model.removeprefix("local/"), request)
+    return {"success": True}
 
 
 @router.get("/api/stats")

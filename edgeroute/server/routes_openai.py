@@ -195,6 +195,7 @@ async def list_models(request: Request) -> dict[str, Any]:
                 "created": created,
                 "owned_by": "local",
                 "loaded": m.loaded,
+                "status": {"value": "loaded" if m.loaded else "unloaded"},  # llama.cpp router mode's form
                 "role": m.role or ("embed" if m.is_embedding else "chat"),
                 "context_length": m.n_ctx,
                 "size_bytes": m.info.file_size,
