@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgeroute import __version__
-from edgeroute.errors import EdgerouteError
+from edgeroute.errors import EdgerouteError, InvalidRequest
 from edgeroute.server.app import services_of
 
 router = APIRouter()
@@ -84,15 +84,25 @@ class ModelRef(BaseModel):
     model: str = Field(min_length=1, description="local/<name> or <name>")
 
 
+def _local_name(model: str) -> str:
+    """The local model a llama.cpp-style request names; ``auto`` and cloud models have nothing to load
+    (Open WebUI offers to unload them too)."""
+    if model == "auto" or model.startswith("cloud/"):
+        raise InvalidRequest(
+            f"{model} is not a local model: only local models load and unload", param="model"
+        )
+    return model.removeprefix("local/")
+
+
 @router.post("/models/load", include_in_schema=False)  # llama.cpp compatibility, as the /models alias
 async def load_model_llamacpp(body: ModelRef, request: Request) -> dict[str, bool]:
-    await load_model(body.model.removeprefix("local/"), request)
+    await load_model(_local_name(body.model), request)
     return {"success": True}
 
 
 @router.post("/models/unload", include_in_schema=False)
 async def unload_model_llamacpp(body: ModelRef, request: Request) -> dict[str, bool]:
-    await unload_model(body.model.removeprefix("local/"), request)
+    await unload_model(_local_name(body.model), request)
     return {"success": True}
 
 

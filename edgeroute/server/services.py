@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("edgeroute.server")
 
 
+def _check_local_sampling(req: ChatRequest, decision: RouteDecision) -> None:
+    """A sampling control a local target would refuse (``min_p: 2``) is the client's error: a 400 now,
+    rather than a local failure that falls back to a paid cloud call carrying the same value."""
+    from edgeroute.engine.sampling import sampling_options
+
+    if any(target.startswith("local/") for target in (decision.target, *decision.fallbacks)):
+        sampling_options(req.extra)
+
+
 def _noting_dropped_tools(req: ChatRequest, decision: RouteDecision, targets: Targets) -> RouteDecision:
     """A local model without tool support answers a request with tools in text (the engine leaves them
     out): the reason says so, so the ledger, the TUI and ``x-edgeroute-reason`` show why an agent got no
@@ -80,6 +89,8 @@ class Services:
                 raise self._explain_missing_keys(exc, targets) from None
             decision = self._within_budget(req, decision, targets, prompt_estimate)
             decision = _noting_dropped_tools(req, decision, targets)
+            if decision.tier == "local" or decision.fallbacks:
+                _check_local_sampling(req, decision)
             opened = await self.dispatcher.open_stream(req, decision)
         except EdgerouteError as exc:
             await self._record_failure(req, endpoint, decision, exc, (time.perf_counter() - started) * 1000)

@@ -34,3 +34,14 @@ def test_an_unknown_model_is_a_404_in_openais_shape(local_server: LiveServer) ->
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
     assert httpx.post(local_server.url + "/models/load", json={}).status_code == 400
+
+
+def test_auto_and_cloud_models_have_nothing_to_load(local_server: LiveServer) -> None:
+    """Open WebUI offers Unload on them too: the answer says why it cannot, not that they do not exist."""
+    for model in ("auto", "cloud/gpt"):
+        response = httpx.post(local_server.url + "/models/unload", json={"model": model})
+        assert response.status_code == 400
+        assert (
+            response.json()["error"]["message"]
+            == f"{model} is not a local model: only local models load and unload"
+        )

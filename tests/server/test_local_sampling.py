@@ -10,6 +10,7 @@ import anthropic
 import openai
 import pytest
 
+from tests.fakes.cloud import FakeCloud
 from tests.server.live import LiveServer, ant, oai
 
 MODEL = "local/gemma3-270m"
@@ -21,7 +22,8 @@ def answer(live: LiveServer, **params: Any) -> str:
     return completion.choices[0].message.content or ""
 
 
-def test_top_k_of_one_samples_as_greedy_does(local_server: LiveServer) -> None:
+def test_top_k_of_one_samples_as_greedy_does(greedy_local: LiveServer) -> None:
+    local_server = greedy_local  # one llama.cpp thread: greedy answers repeat exactly
     greedy = answer(local_server, temperature=0)
     assert greedy
     for seed in (1, 2):
@@ -33,7 +35,8 @@ def test_top_k_of_one_samples_as_greedy_does(local_server: LiveServer) -> None:
     assert "".join(b.text for b in text.content if b.type == "text") == greedy
 
 
-def test_a_frequency_penalty_changes_a_repeating_greedy_answer(local_server: LiveServer) -> None:
+def test_a_frequency_penalty_changes_a_repeating_greedy_answer(greedy_local: LiveServer) -> None:
+    local_server = greedy_local
     greedy = answer(local_server, temperature=0)
     assert answer(local_server, temperature=0, frequency_penalty=2.0) != greedy
 
@@ -48,3 +51,19 @@ def test_a_bad_value_is_a_400_and_the_next_request_is_served(local_server: LiveS
         )
     assert bad.value.body["type"] == "error"  # type: ignore[index]
     assert answer(local_server, temperature=0)
+
+
+def test_a_bad_value_under_auto_is_a_400_not_a_paid_fallback(live: LiveServer, cloud: FakeCloud) -> None:
+    """Routed local with a cloud fallback, a value the local model refuses must not become a cloud call."""
+    cloud.reset()
+    raw = oai(live).chat.completions.with_raw_response.create(model="auto", messages=MSG, max_tokens=4)
+    assert raw.headers["x-edgeroute-tier"] == "local"  # a short, easy prompt
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai(live).chat.completions.create(
+            model="auto",
+            messages=MSG,
+            max_tokens=4,
+            extra_body={"min_p": 2},
+        )
+    assert caught.value.body["param"] == "min_p"  # type: ignore[index]
+    assert cloud.requests == []  # the easy prompt was answered locally, and the bad one went nowhere
