@@ -34,7 +34,7 @@ from edgeroute.engine.memory import MemoryProbe, SystemMemory
 from edgeroute.engine.protocol import Finished, GenerateJob, WorkerSpec
 from edgeroute.engine.registry import LocalModel, ModelRegistry
 from edgeroute.engine.response_format import json_schema_text
-from edgeroute.engine.sampling import sampling_options
+from edgeroute.engine.sampling import logit_bias_of, sampling_options
 from edgeroute.engine.state import EngineState, model_key
 from edgeroute.engine.tool_calls import extract_tool_calls
 from edgeroute.engine.types import EmbedResult, EngineStatus, ModelStatus
@@ -249,6 +249,7 @@ class LocalEngine:
             json_schema=json_schema_text(req.extra.get("response_format")),
             logprobs=req.logprobs,
             sampling=sampling_options(req.extra),
+            logit_bias=logit_bias_of(req.extra),
         )
         events = self._generate(model, job)
         if job.tools is not None:  # the model answers calls as text in its markup; clients want tool_calls

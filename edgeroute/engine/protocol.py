@@ -102,6 +102,7 @@ class GenerateJob:
     logprobs: int | None = None
     # Sampling controls the client set (engine/sampling.py), as Llama.generate keywords over the defaults.
     sampling: dict[str, float] = field(default_factory=dict)
+    logit_bias: dict[int, float] = field(default_factory=dict)  # token id -> bias added to its logit
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 OpenAI's ``frequency_penalty`` / ``presence_penalty``, Anthropic's ``top_k``, and the llama.cpp-server
 names that Open WebUI, Continue and others send as extra fields (``top_k``, ``min_p``, ``typical_p``,
-``repeat_penalty``) become keyword arguments of ``Llama.generate``. A value of the wrong type or out of
+``repeat_penalty``) become keyword arguments of ``Llama.generate``; OpenAI's ``logit_bias`` (token id ->
+bias, -100 to 100) is added to the logits before any other sampler. A value of the wrong type or out of
 range is the client's error (400 naming the field), as llama.cpp's own server treats it.
 """
 
@@ -40,4 +41,25 @@ def sampling_options(extra: dict[str, Any]) -> dict[str, float]:
         if not low <= value <= high:
             raise InvalidRequest(f"{field}: must be between {low:g} and {high:g}", param=field)
         out[keyword] = max(value, 0) if keyword == "top_k" else value
+    return out
+
+
+def logit_bias_of(extra: dict[str, Any]) -> dict[int, float]:
+    """OpenAI's ``logit_bias`` as token id -> bias; ids are the local model's own (the worker checks them
+    against its vocabulary)."""
+    raw = extra.get("logit_bias")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidRequest("logit_bias: must be an object of token ids to biases", param="logit_bias")
+    out: dict[int, float] = {}
+    for key, value in raw.items():
+        token = int(key) if isinstance(key, str) and key.isdigit() else None
+        if token is None:
+            raise InvalidRequest(f"logit_bias: {key!r} is not a token id", param="logit_bias")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -100 <= value <= 100:
+            raise InvalidRequest(
+                f"logit_bias: the bias of token {key} must be between -100 and 100", param="logit_bias"
+            )
+        out[token] = float(value)
     return out

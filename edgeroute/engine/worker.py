@@ -291,6 +291,27 @@ class WorkerRuntime:
             tokens.pop(0)
         return tokens
 
+    def _biased(self, bias: dict[int, float]) -> Any:
+        """A logits processor adding ``bias`` (logit_bias): llama-cpp-python runs it first in the sampler
+        chain, over every token's logit in id order."""
+        import llama_cpp
+        import numpy as np
+
+        outside = [token for token in bias if token >= self.n_vocab]
+        if outside:
+            raise _RequestError(
+                "invalid_request",
+                f"logit_bias: token {outside[0]} is not in this model's {self.n_vocab} tokens",
+            )
+        ids = np.fromiter(bias, dtype=np.intp, count=len(bias))
+        values = np.fromiter(bias.values(), dtype=np.float32, count=len(bias))
+
+        def add(_input_ids: Any, scores: Any) -> Any:
+            scores[ids] += values
+            return scores
+
+        return llama_cpp.LogitsProcessorList([add])
+
     def _token_json(self, token: int) -> dict[str, Any]:
         """A token as OpenAI's logprobs entries name it: its text and its bytes."""
         piece = self._piece(token)
@@ -391,9 +412,11 @@ class WorkerRuntime:
         first_at = started
         constrained = job.json_schema is not None
         loops = LoopDetector() if job.stop_loops else None
+        sampling: dict[str, Any] = {"top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0, **job.sampling}
+        if job.logit_bias:  # checked before the grammar is installed: a bad id must leave nothing behind
+            sampling["logits_processor"] = self._biased(job.logit_bias)
         if job.json_schema is not None:
             self._constrain(job.json_schema)
-        sampling: dict[str, Any] = {"top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0, **job.sampling}
         generator = llm.generate(tokens, top_p=job.top_p, temp=job.temperature, **sampling)
         try:
             for token in generator:

@@ -32,10 +32,11 @@ log = logging.getLogger("edgeroute.server")
 def _check_local_sampling(req: ChatRequest, decision: RouteDecision) -> None:
     """A sampling control a local target would refuse (``min_p: 2``) is the client's error: a 400 now,
     rather than a local failure that falls back to a paid cloud call carrying the same value."""
-    from edgeroute.engine.sampling import sampling_options
+    from edgeroute.engine.sampling import logit_bias_of, sampling_options
 
     if any(target.startswith("local/") for target in (decision.target, *decision.fallbacks)):
         sampling_options(req.extra)
+        logit_bias_of(req.extra)
 
 
 def _noting_dropped_tools(req: ChatRequest, decision: RouteDecision, targets: Targets) -> RouteDecision:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edgeroute.engine.sampling import sampling_options
+from edgeroute.engine.sampling import logit_bias_of, sampling_options
 from edgeroute.errors import InvalidRequest
 
 
@@ -40,3 +40,15 @@ def test_a_wrong_type_or_range_is_a_400_naming_the_field(field: str, value: Any)
     with pytest.raises(InvalidRequest) as caught:
         sampling_options({field: value})
     assert caught.value.param == field and field in str(caught.value)
+
+
+def test_logit_bias_maps_token_ids_to_biases() -> None:
+    assert logit_bias_of({"logit_bias": {"3771": 100, "10784": -2.5}}) == {3771: 100.0, 10784: -2.5}
+    assert logit_bias_of({}) == {} and logit_bias_of({"logit_bias": None}) == {}
+
+
+@pytest.mark.parametrize("bias", [[1, 2], {"yes": 1}, {"-3": 1}, {"5": 101}, {"5": True}, {"5": "1"}])
+def test_a_bad_logit_bias_is_a_400(bias: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        logit_bias_of({"logit_bias": bias})
+    assert caught.value.param == "logit_bias"

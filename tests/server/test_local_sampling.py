@@ -18,7 +18,8 @@ MSG: list[Any] = [{"role": "user", "content": "Write the word cat ten times."}]
 
 
 def answer(live: LiveServer, **params: Any) -> str:
-    completion = oai(live).chat.completions.create(model=MODEL, messages=MSG, max_tokens=24, **params)
+    params.setdefault("max_tokens", 24)
+    completion = oai(live).chat.completions.create(model=MODEL, messages=MSG, **params)
     return completion.choices[0].message.content or ""
 
 
@@ -66,4 +67,21 @@ def test_a_bad_value_under_auto_is_a_400_not_a_paid_fallback(live: LiveServer, c
             extra_body={"min_p": 2},
         )
     assert caught.value.body["param"] == "min_p"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as biased:
+        oai(live).chat.completions.create(model="auto", messages=MSG, max_tokens=4, logit_bias={"yes": 1})
+    assert biased.value.body["param"] == "logit_bias"  # type: ignore[index]
     assert cloud.requests == []  # the easy prompt was answered locally, and the bad one went nowhere
+
+
+NO, WRITE = "3771", "6974"  # Gemma 3's tokens for "No" and "Write"
+
+
+def test_logit_bias_forces_or_bans_a_token(greedy_local: LiveServer) -> None:
+    """The classification idiom: bias the answer onto a label token."""
+    assert answer(greedy_local, temperature=0, max_tokens=1) == "Write"  # the greedy first token
+    assert answer(greedy_local, temperature=0, max_tokens=1, logit_bias={NO: 100}) == "No"
+    assert answer(greedy_local, temperature=0, max_tokens=1, logit_bias={WRITE: -100}) not in ("Write", "")
+    with pytest.raises(openai.BadRequestError) as caught:
+        answer(greedy_local, max_tokens=1, logit_bias={"10000000": 5})
+    assert "logit_bias" in str(caught.value) and "not in this model" in str(caught.value)
+    assert answer(greedy_local, temperature=0, max_tokens=1) != ""  # served on, no bias left behind
