@@ -306,25 +306,39 @@ async def test_a_lock_held_elsewhere_never_stalls_the_event_loop(
         await ledger.aclose()
 
 
-async def test_wal_checkpoints_run_on_the_writer_thread(
-    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def checkpointing_ledger(
+    path: Path, monkeypatch: pytest.MonkeyPatch, *, quiet_s: float, at_most: int = 10**9
+) -> Ledger:
+    """A ledger whose WAL checkpoint is due every 5 commits and runs after ``quiet_s`` without one, or at
+    ``at_most`` commits."""
     import edgeroute.ledger.writer as writer
 
     monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
-    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 0.05)
-    ledger = Ledger.open(ledger_path)
+    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", quiet_s)
+    monkeypatch.setattr(writer, "CHECKPOINT_AT_MOST", at_most)
+    return Ledger.open(path)
+
+
+async def checkpoints_reach(ledger: Ledger, count: int, within_s: float = 3.0) -> int:
+    """Wait (bounded) for the writer thread's checkpoints to reach ``count``; the number reached."""
+    for _ in range(int(within_s / 0.01)):
+        if ledger.checkpoints >= count:
+            break
+        await asyncio.sleep(0.01)
+    return ledger.checkpoints
+
+
+async def test_wal_checkpoints_run_on_the_writer_thread(
+    ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = checkpointing_ledger(ledger_path, monkeypatch, quiet_s=0.05)
     try:
         assert ledger._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         for expected in (1, 2):
             for i in range(6):
                 await ledger.record(record_factory(request_id=f"r{expected}.{i}"))
                 await asyncio.sleep(0)
-            for _ in range(300):
-                if ledger.checkpoints >= expected:
-                    break
-                await asyncio.sleep(0.01)
-            assert ledger.checkpoints == expected
+            assert await checkpoints_reach(ledger, expected) == expected
         assert await ledger.count() == 12
     finally:
         await ledger.aclose()
@@ -348,11 +362,7 @@ async def test_a_checkpoint_asked_for_mid_batch_runs_after_it(
             b = asyncio.create_task(ledger.record(record_factory(request_id="b")))
             await asyncio.sleep(0.01)
         await asyncio.wait_for(asyncio.gather(first, a, b), 10)
-        for _ in range(100):
-            if ledger.checkpoints >= 1:
-                break
-            await asyncio.sleep(0.01)
-        assert ledger.checkpoints == 1 and await ledger.count() == 3
+        assert await checkpoints_reach(ledger, 1) == 1 and await ledger.count() == 3
         assert ledger.commits == 2  # "a" and "b" went in one transaction, the checkpoint after it
     finally:
         await ledger.aclose()
@@ -391,11 +401,7 @@ async def test_a_checkpoint_does_not_hold_up_commits(
                 await asyncio.sleep(0)
         finally:
             release.set()
-        for _ in range(100):
-            if ledger.checkpoints >= 1:
-                break
-            await asyncio.sleep(0.01)
-        assert ledger.checkpoints == 1 and await ledger.count() == 4
+        assert await checkpoints_reach(ledger, 1) == 1 and await ledger.count() == 4
     finally:
         release.set()
         await ledger.aclose()
@@ -440,22 +446,14 @@ async def test_a_due_checkpoint_waits_for_a_pause_in_commits(
     ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A checkpoint made the answers around it a few ms late: once due, it runs when commits pause."""
-    import edgeroute.ledger.writer as writer
-
-    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
-    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 1.0)
-    monkeypatch.setattr(writer, "CHECKPOINT_AT_MOST", 10**9)
-    ledger = Ledger.open(ledger_path)
+    ledger = checkpointing_ledger(ledger_path, monkeypatch, quiet_s=1.0)
     try:
         for i in range(30):  # due after the fifth; a commit every 50 ms never leaves a 1 s pause
             await ledger.record(record_factory(request_id=f"busy{i}"))
             await asyncio.sleep(0.05)
         assert ledger.checkpoints == 0
-        for _ in range(300):  # the pause
-            if ledger.checkpoints:
-                break
-            await asyncio.sleep(0.01)
-        assert ledger.checkpoints == 1 and await ledger.count() == 30
+        assert await checkpoints_reach(ledger, 1) == 1  # the pause
+        assert await ledger.count() == 30
     finally:
         await ledger.aclose()
 
@@ -464,12 +462,7 @@ async def test_under_sustained_commits_a_checkpoint_runs_at_the_cap(
     ledger_path: Path, record_factory: Callable[..., LedgerRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Traffic that never pauses still gets its checkpoints, so the WAL stays bounded."""
-    import edgeroute.ledger.writer as writer
-
-    monkeypatch.setattr(writer, "CHECKPOINT_EVERY", 5)
-    monkeypatch.setattr(writer, "CHECKPOINT_QUIET_S", 0.5)
-    monkeypatch.setattr(writer, "CHECKPOINT_AT_MOST", 20)
-    ledger = Ledger.open(ledger_path)
+    ledger = checkpointing_ledger(ledger_path, monkeypatch, quiet_s=0.5, at_most=20)
     try:
         i = 0
         while not ledger.checkpoints and i < 200:  # a commit every 10 ms: no 500 ms pause

@@ -55,3 +55,11 @@ def oai(live: LiveServer) -> openai.OpenAI:
 def ant(live: LiveServer) -> anthropic.Anthropic:
     """The official Anthropic SDK pointed at ``live``, without retries."""
     return anthropic.Anthropic(base_url=live.url, api_key="edgeroute", max_retries=0)
+
+
+def final_message(live: LiveServer, request: dict[str, Any], *, streamed: bool) -> Any:
+    """The Anthropic SDK's answer to ``request``, assembled from its stream or whole."""
+    if streamed:
+        with ant(live).messages.stream(**request) as stream:
+            return stream.get_final_message()
+    return ant(live).messages.create(**request)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.live import LiveServer, ant, oai
+from tests.server.live import LiveServer, final_message, oai
 
 TEXT = "Rivers carve valleys over millions of years."
 CITE = {"url": "https://example.org/rivers", "title": "Rivers", "start_index": 0, "end_index": len(TEXT)}
@@ -58,10 +58,5 @@ def test_a_responses_client_gets_them_in_its_own_shape(
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_anthropic_client_gets_the_text(live: LiveServer, cloud: FakeCloud, stream: bool) -> None:
     cloud.reset(CITED)
-    client = ant(live)
-    if stream:
-        with client.messages.stream(model="cloud/gpt", max_tokens=64, messages=MSG) as events:
-            message = events.get_final_message()
-    else:
-        message = client.messages.create(model="cloud/gpt", max_tokens=64, messages=MSG)
+    message = final_message(live, {"model": "cloud/gpt", "max_tokens": 64, "messages": MSG}, streamed=stream)
     assert [b.text for b in message.content if b.type == "text"] == [TEXT]

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
 from tests.server.conftest import sent
-from tests.server.live import LiveServer, ant
+from tests.server.live import LiveServer, ant, final_message
 from tests.server.live import oai as openai_sdk
 
 
@@ -60,14 +60,6 @@ DOCUMENT: dict[str, Any] = {
     "type": "document",
     "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
 }
-
-
-def final_message(live: LiveServer, request: dict[str, Any], *, streamed: bool) -> Any:
-    """The Anthropic SDK's answer to ``request``, assembled from its stream or whole."""
-    if streamed:
-        with ant(live).messages.stream(**request) as stream:
-            return stream.get_final_message()
-    return ant(live).messages.create(**request)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.cloud import FakeCloud, Reply
-from tests.server.live import LiveServer, ant, oai
+from tests.server.live import LiveServer, final_message, oai
 
 MSG: list[Any] = [{"role": "user", "content": "Say something."}]
 FILTERED = Reply(text="I can", finish_reason="content_filter")
@@ -41,12 +41,7 @@ def test_an_anthropic_client_gets_refusal(
     live: LiveServer, cloud: FakeCloud, model: str, reply: Reply, stream: bool
 ) -> None:
     cloud.reset(reply)
-    client = ant(live)
-    if stream:
-        with client.messages.stream(model=model, max_tokens=64, messages=MSG) as events:
-            message = events.get_final_message()
-    else:
-        message = client.messages.create(model=model, max_tokens=64, messages=MSG)
+    message = final_message(live, {"model": model, "max_tokens": 64, "messages": MSG}, streamed=stream)
     assert message.stop_reason == "refusal"
 
 
@@ -91,16 +86,14 @@ def test_an_openai_models_refusal_reads_as_text_for_anthropic_and_responses_clie
     live: LiveServer, cloud: FakeCloud, stream: bool
 ) -> None:
     cloud.reset(DECLINED)
+    message = final_message(live, {"model": "cloud/gpt", "max_tokens": 64, "messages": MSG}, streamed=stream)
     if stream:
-        with ant(live).messages.stream(model="cloud/gpt", max_tokens=64, messages=MSG) as events:
-            message = events.get_final_message()
         output_text = "".join(
             e.delta
             for e in oai(live).responses.create(model="cloud/gpt", input="Say something.", stream=True)
             if e.type == "response.output_text.delta"
         )
     else:
-        message = ant(live).messages.create(model="cloud/gpt", max_tokens=64, messages=MSG)
         output_text = oai(live).responses.create(model="cloud/gpt", input="Say something.").output_text
     assert [b.text for b in message.content if b.type == "text"] == [DECLINED.refusal]
     assert output_text == DECLINED.refusal
