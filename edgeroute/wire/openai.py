@@ -191,12 +191,10 @@ class ChatChunker(_Chunker):
 
     def event(self, event: StreamEvent) -> bytes | None:
         if isinstance(event, TextDelta):
-            if event.logprobs:
-                delta = {"refusal" if event.refusal else "content": event.text} if event.text else {}
-                return self._chunk(delta, logprobs=event.logprobs)
-            if not event.text:
+            if not event.text and not event.logprobs:
                 return None
-            return self._chunk({"refusal" if event.refusal else "content": event.text})
+            delta = {"refusal" if event.refusal else "content": event.text} if event.text else {}
+            return self._chunk(delta, logprobs=event.logprobs)
         if isinstance(event, ToolCallDelta):
             self._saw_tools = True
             call: dict[str, Any] = {"index": event.index, "function": {"arguments": event.arguments}}
